@@ -1,0 +1,142 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/suite-run/suite/rules"
+)
+
+type listFlags struct {
+	marks, keywords string
+	json            bool
+}
+
+func newListCmd(g *globalFlags) *cobra.Command {
+	f := &listFlags{}
+	cmd := &cobra.Command{
+		Use:   "list [SUITE] [PATTERN...]",
+		Short: "List the selected tests with their marks and timeouts",
+		Long: `List the tests that 'suite run' with the same arguments would select.
+
+SUITE names a suite declared in any SUITES.star; PATTERNs are target patterns
+(//..., //pkg/..., //pkg:all, //pkg:name, or relative: ..., pkg/..., :name).
+With neither, the current package and everything below it are listed.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			s, err := g.load()
+			if err != nil {
+				return err
+			}
+			sel, err := s.selectTests(args, f.marks, f.keywords)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if f.json {
+				enc := json.NewEncoder(out)
+				for _, t := range sel.tests {
+					srcs := t.Inputs
+					if srcs == nil {
+						srcs = []string{}
+					}
+					marks := t.Marks
+					if marks == nil {
+						marks = []string{}
+					}
+					if err := enc.Encode(listEntry{
+						Label:     t.Label.String(),
+						Package:   t.Label.Pkg,
+						Name:      t.Label.Name,
+						Marks:     marks,
+						TimeoutS:  s.graph.EffectiveTimeout(t, 0, sel.suite).Seconds(),
+						Srcs:      srcs,
+						Cmd:       t.Cmd,
+						Shards:    t.Shards,
+						Exclusive: t.Exclusive,
+					}); err != nil {
+						return err
+					}
+				}
+			} else {
+				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+				for _, t := range sel.tests {
+					fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Label, strings.Join(t.Marks, ","), s.graph.EffectiveTimeout(t, 0, sel.suite))
+				}
+				tw.Flush()
+			}
+			if len(sel.tests) == 0 {
+				return &exitError{exitNoTests, fmt.Errorf("no test selected")}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&f.marks, "marks", "m", "", "only tests whose marks match `EXPR` (pytest -m grammar), ANDed with the suite's")
+	cmd.Flags().StringVarP(&f.keywords, "keyword", "k", "", "only tests whose label or marks match `EXPR` (pytest -k: substrings, and/or/not)")
+	cmd.Flags().BoolVar(&f.json, "json", false, "print one JSON object per test")
+	return cmd
+}
+
+type listEntry struct {
+	Label     string   `json:"label"`
+	Package   string   `json:"package"`
+	Name      string   `json:"name"`
+	Marks     []string `json:"marks"`
+	TimeoutS  float64  `json:"timeout_s"`
+	Srcs      []string `json:"srcs"`
+	Cmd       []string `json:"cmd"`
+	Shards    int      `json:"shards"`
+	Exclusive bool     `json:"exclusive"`
+}
+
+func newSuitesCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "suites",
+		Short: "List the declared suites with their mark expressions and docs",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.load()
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			for _, su := range s.graph.Suites {
+				expr := su.Marks.String()
+				if expr == "" {
+					expr = "(all)"
+				}
+				n := len(s.graph.Select(rules.SuiteQuery(su)))
+				fmt.Fprintf(tw, "%s\t%s\t%d tests\t%s\t%s\n", su.Name, expr, n, strings.Join(su.Targets, " "), su.Doc)
+			}
+			return tw.Flush()
+		},
+	}
+}
+
+func newMarksCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "marks",
+		Short: "List the registered marks with their docs and how many tests carry each",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			s, err := g.load()
+			if err != nil {
+				return err
+			}
+			count := map[string]int{}
+			for _, t := range s.graph.Tests {
+				for _, m := range t.Marks {
+					count[m]++
+				}
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			for _, m := range s.graph.Marks {
+				fmt.Fprintf(tw, "%s\t%d tests\t%s\n", m.Name, count[m.Name], m.Doc)
+			}
+			return tw.Flush()
+		},
+	}
+}

@@ -1,0 +1,109 @@
+package main
+
+import (
+	"errors"
+	"os"
+	"strings"
+
+	"github.com/suite-run/suite/internal/label"
+	"github.com/suite-run/suite/internal/markexpr"
+	"github.com/suite-run/suite/internal/workspace"
+	"github.com/suite-run/suite/rules"
+)
+
+// session is a loaded workspace and where the user stands in it.
+type session struct {
+	graph  *rules.Graph
+	cwd    string // absolute directory suite works from (-C or the process's)
+	cwdPkg string // the cwd as a package path
+}
+
+func (g *globalFlags) load() (*session, error) {
+	cwd := g.dir
+	if cwd == "" {
+		var err error
+		if cwd, err = os.Getwd(); err != nil {
+			return nil, err
+		}
+	}
+	if fi, err := os.Stat(cwd); err != nil || !fi.IsDir() {
+		return nil, invalid("-C %s: not a directory", cwd)
+	}
+	root, err := workspace.FindRoot(cwd)
+	if errors.Is(err, workspace.ErrNoWorkspace) {
+		return nil, invalid("%s: %v", cwd, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	cwdPkg, err := workspace.RelPackage(root, cwd)
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+	graph, err := rules.Load(root)
+	if err != nil {
+		return nil, err
+	}
+	return &session{graph: graph, cwd: cwd, cwdPkg: cwdPkg}, nil
+}
+
+// selection is what [SUITE] [PATTERN...] -m -k chose.
+type selection struct {
+	suite *rules.Suite
+	tests []*rules.Test
+}
+
+// selectTests interprets [SUITE] [PATTERN...]: the first argument names a
+// suite when one of that name exists, otherwise every argument is a target
+// pattern. With neither, the current package and everything below it.
+func (s *session) selectTests(args []string, marks, keywords string) (*selection, error) {
+	q := rules.Query{}
+	if len(args) > 0 {
+		if su := s.graph.Suite(args[0]); su != nil {
+			q.Suite = su
+			args = args[1:]
+		} else if !looksLikePattern(args[0]) {
+			var names []string
+			for _, su := range s.graph.Suites {
+				names = append(names, su.Name)
+			}
+			return nil, invalid("%q is neither a suite nor a target pattern (suites: %s)", args[0], strings.Join(names, ", "))
+		}
+	}
+	patterns := args
+	if len(patterns) == 0 && q.Suite == nil {
+		patterns = []string{"..."}
+	}
+	if len(patterns) > 0 {
+		set, err := label.ParseSet(patterns, s.cwdPkg)
+		if err != nil {
+			return nil, invalid("%v", err)
+		}
+		q.Patterns = set
+	}
+	var names []string
+	marksByName := map[string]*rules.Mark{}
+	for _, m := range s.graph.Marks {
+		names = append(names, m.Name)
+		marksByName[m.Name] = m
+	}
+	if marks != "" {
+		e, err := rules.ParseMarkExpr("-m", marks, marksByName, names)
+		if err != nil {
+			return nil, invalid("%v", err)
+		}
+		q.Marks = e
+	}
+	if keywords != "" {
+		e, err := markexpr.Parse(keywords)
+		if err != nil {
+			return nil, invalid("-k %q: %v", keywords, err)
+		}
+		q.Keywords = e
+	}
+	return &selection{suite: q.Suite, tests: s.graph.Select(q)}, nil
+}
+
+func looksLikePattern(s string) bool {
+	return strings.ContainsAny(s, "/:") || strings.HasPrefix(s, "-") || s == "..."
+}

@@ -1,0 +1,226 @@
+// Package workspace finds the root of a monorepo, discovers its packages
+// (directories holding a SUITES.star) and lists the files a package owns,
+// refusing any path that would lead outside the workspace.
+package workspace
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// File names with a meaning to suite.
+const (
+	WorkspaceFile = "WORKSPACE"
+	PackageFile   = "SUITES.star"
+	// OutputDir holds logs and per-run state inside the workspace; it is
+	// never scanned for packages or matched by globs.
+	OutputDir = ".suite"
+)
+
+// DefaultIgnore are the folders never scanned when WORKSPACE names none.
+var DefaultIgnore = []string{".git", "node_modules"}
+
+// ErrNoWorkspace is returned when no WORKSPACE file is found above a directory.
+var ErrNoWorkspace = errors.New("no WORKSPACE file found in this directory or any parent (run `suite init` to create one)")
+
+// FindRoot returns the nearest directory at or above dir holding a WORKSPACE
+// file, as an absolute, symlink-free path.
+func FindRoot(dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if abs, err = filepath.EvalSymlinks(abs); err != nil {
+		return "", err
+	}
+	for d := abs; ; {
+		if fi, err := os.Stat(filepath.Join(d, WorkspaceFile)); err == nil && fi.Mode().IsRegular() {
+			return d, nil
+		}
+		parent := filepath.Dir(d)
+		if parent == d {
+			return "", ErrNoWorkspace
+		}
+		d = parent
+	}
+}
+
+// RelPackage returns dir as a slash-separated path relative to root, the
+// package path of the current directory. It is an error for dir to lie
+// outside root.
+func RelPackage(root, dir string) (string, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", err
+	}
+	if real, err := filepath.EvalSymlinks(abs); err == nil {
+		abs = real
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", fmt.Errorf("%s is outside the workspace %s", dir, root)
+	}
+	if rel == "." {
+		return "", nil
+	}
+	return filepath.ToSlash(rel), nil
+}
+
+// Ignorer decides which folders are never scanned. An entry without a slash
+// matches a folder of that name anywhere; one with a slash matches that
+// workspace-relative path.
+type Ignorer struct {
+	names map[string]bool
+	paths map[string]bool
+}
+
+// NewIgnorer builds an Ignorer from WORKSPACE's ignore list. The output
+// folder is always ignored.
+func NewIgnorer(entries []string) *Ignorer {
+	ig := &Ignorer{names: map[string]bool{OutputDir: true}, paths: map[string]bool{}}
+	for _, e := range entries {
+		e = strings.Trim(path.Clean(e), "/")
+		if strings.Contains(e, "/") {
+			ig.paths[e] = true
+		} else {
+			ig.names[e] = true
+		}
+	}
+	return ig
+}
+
+// Ignored reports whether the folder at the workspace-relative path rel is skipped.
+func (ig *Ignorer) Ignored(rel string) bool {
+	return ig.names[path.Base(rel)] || ig.paths[rel]
+}
+
+// Packages walks the workspace and returns the package paths (directories
+// holding SUITES.star) in sorted order; "" is the root package.
+func Packages(root string, ig *Ignorer) ([]string, error) {
+	var pkgs []string
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == root {
+				return err
+			}
+			return nil // an unreadable folder holds no package we can evaluate
+		}
+		if d.IsDir() {
+			rel := relSlash(root, p)
+			if rel != "" && ig.Ignored(rel) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if d.Name() == PackageFile && d.Type().IsRegular() {
+			pkgs = append(pkgs, relSlash(root, filepath.Dir(p)))
+		}
+		return nil
+	})
+	sort.Strings(pkgs)
+	return pkgs, err
+}
+
+func relSlash(root, p string) string {
+	if p == root {
+		return ""
+	}
+	return filepath.ToSlash(p[len(root)+1:])
+}
+
+// PackageFiles lists the files a package owns: every file below dir (a
+// workspace-relative package path) except those in sub-packages and ignored
+// folders, as paths relative to dir, sorted. A symlink is listed when it
+// resolves to a file inside the workspace; one leading outside is an error,
+// and a symlink to a folder is not descended into (so cycles cannot occur).
+func PackageFiles(root, dir string, ig *Ignorer) ([]string, error) {
+	return walkFiles(root, dir, ig, true)
+}
+
+// TreeFiles lists every file below dir, across package boundaries, as
+// workspace-relative paths: what a "//"-rooted glob matches against.
+func TreeFiles(root, dir string, ig *Ignorer) ([]string, error) {
+	files, err := walkFiles(root, dir, ig, false)
+	for i, f := range files {
+		files[i] = path.Join(dir, f)
+	}
+	return files, err
+}
+
+func walkFiles(root, dir string, ig *Ignorer, stopAtPackages bool) ([]string, error) {
+	base := filepath.Join(root, filepath.FromSlash(dir))
+	var files []string
+	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p == base {
+				return err
+			}
+			return nil
+		}
+		rel := relSlash(base, p)
+		if d.IsDir() {
+			if p == base {
+				return nil
+			}
+			if ig.Ignored(path.Join(dir, rel)) {
+				return filepath.SkipDir
+			}
+			if _, err := os.Lstat(filepath.Join(p, PackageFile)); stopAtPackages && err == nil {
+				return filepath.SkipDir // a sub-package owns its own files
+			}
+			return nil
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			target, err := filepath.EvalSymlinks(p)
+			if err != nil {
+				return fmt.Errorf("%s: broken symlink", path.Join(dir, rel))
+			}
+			if !Inside(root, target) {
+				return fmt.Errorf("%s: symlink leads outside the workspace (to %s); declare only files inside the workspace", path.Join(dir, rel), target)
+			}
+			if fi, err := os.Stat(target); err != nil || fi.IsDir() {
+				return nil
+			}
+		} else if !d.Type().IsRegular() {
+			return nil
+		}
+		files = append(files, rel)
+		return nil
+	})
+	return files, err
+}
+
+// Inside reports whether the absolute path p lies within root.
+func Inside(root, p string) bool {
+	return p == root || strings.HasPrefix(p, root+string(filepath.Separator))
+}
+
+// CheckPath validates a workspace-relative slash path written by a user:
+// it must be relative, clean of ".." and NUL, and, if it exists, must not
+// resolve through a symlink to a place outside the workspace.
+func CheckPath(root, rel string) error {
+	switch {
+	case rel == "":
+		return errors.New("empty path")
+	case strings.ContainsRune(rel, 0):
+		return fmt.Errorf("path %q contains a NUL byte", rel)
+	case strings.HasPrefix(rel, "/"):
+		return fmt.Errorf("absolute path %q: paths are relative to the package, or start with // for the workspace root", rel)
+	}
+	for _, c := range strings.Split(rel, "/") {
+		if c == ".." {
+			return fmt.Errorf("path %q leaves the workspace: \"..\" is not allowed; name files inside the workspace, from its root with //", rel)
+		}
+	}
+	abs := filepath.Join(root, filepath.FromSlash(rel))
+	if real, err := filepath.EvalSymlinks(abs); err == nil && !Inside(root, real) {
+		return fmt.Errorf("path %q resolves through a symlink to %s, outside the workspace", rel, real)
+	}
+	return nil
+}

@@ -1,0 +1,151 @@
+package rules
+
+import (
+	"time"
+
+	"go.starlark.net/syntax"
+
+	"github.com/suite-run/suite/internal/label"
+	"github.com/suite-run/suite/internal/markexpr"
+)
+
+// Jobs values with a special meaning; a positive value is a worker count.
+const (
+	JobsUnset = 0  // not set here: inherit from the workspace or the CLI
+	JobsAuto  = -1 // one worker per CPU
+)
+
+// Config holds the options of workspace(). DefaultConfig gives the value of
+// each one when WORKSPACE leaves it out.
+type Config struct {
+	Name                 string
+	DefaultTimeout       time.Duration
+	Jobs                 int
+	EnvPassthrough       []string
+	CacheDir             string // "" = $XDG_CACHE_HOME/suite, else ~/.cache/suite
+	RemoteCache          string
+	RemoteUpload         bool
+	Network              string // "isolated" or "host"
+	Ignore               []string
+	RemoteExecProperties map[string]string
+}
+
+// DefaultConfig is the configuration of an empty WORKSPACE.
+func DefaultConfig() Config {
+	return Config{
+		Name:           "workspace",
+		DefaultTimeout: 300 * time.Second,
+		Jobs:           JobsAuto,
+		EnvPassthrough: []string{"PATH"},
+		Network:        "isolated",
+		Ignore:         []string{".git", "node_modules"},
+	}
+}
+
+// Mark is a registered mark.
+type Mark struct {
+	Name, Doc string
+	Pos       syntax.Position
+}
+
+// Test is one test target as declared by test() (or a rule calling it).
+type Test struct {
+	Label label.Label
+	Pos   syntax.Position // where test() was called
+	Cmd   []string        // argv; a string cmd is stored as ["/bin/sh", "-c", cmd]
+	Srcs  []string        // its own inputs, workspace-relative, sorted
+	Deps  []label.Label
+	// Inputs is every file the test declares: Srcs plus the files of its
+	// deps, transitively; workspace-relative, sorted and unique.
+	Inputs    []string
+	Env       map[string]string
+	Marks     []string
+	Timeout   time.Duration // 0: not set, see Size
+	Size      string        // "": not set
+	Attempts  int
+	Shards    int
+	Tools     []string
+	Exclusive bool
+	CPUs      int
+	Network   string // "": the workspace's
+	Cache     bool
+}
+
+// Group is a named group of input files declared by files().
+type Group struct {
+	Label label.Label
+	Pos   syntax.Position
+	Srcs  []string
+	Deps  []label.Label
+}
+
+// Suite is a named selection of tests with its own run settings.
+type Suite struct {
+	Name    string
+	Pkg     string
+	Pos     syntax.Position
+	Marks   *markexpr.Expr
+	Targets []string // patterns as written
+	Select  label.Set
+	Timeout time.Duration // 0: not set
+	Jobs    int
+	Order   string // "duration", "random", "declared"
+	Budget  time.Duration
+	Doc     string
+}
+
+// SizeTimeouts are the timeouts implied by size, as in Bazel.
+var SizeTimeouts = map[string]time.Duration{
+	"small":    60 * time.Second,
+	"medium":   300 * time.Second,
+	"large":    900 * time.Second,
+	"enormous": 3600 * time.Second,
+}
+
+// Graph is an evaluated workspace: its configuration, marks, targets and suites.
+type Graph struct {
+	Root   string // absolute path of the workspace root
+	Config Config
+	Marks  []*Mark  // in declaration order
+	Tests  []*Test  // sorted by label
+	Groups []*Group // sorted by label
+	Suites []*Suite // sorted by name
+
+	emptyGlobs []*Error // glob() calls that matched nothing, for Lint
+}
+
+// Mark returns the registered mark with that name, or nil.
+func (g *Graph) Mark(name string) *Mark {
+	for _, m := range g.Marks {
+		if m.Name == name {
+			return m
+		}
+	}
+	return nil
+}
+
+// Suite returns the suite with that name, or nil.
+func (g *Graph) Suite(name string) *Suite {
+	for _, s := range g.Suites {
+		if s.Name == name {
+			return s
+		}
+	}
+	return nil
+}
+
+// EffectiveTimeout is the timeout a test runs with: its own timeout or
+// size, else the command line's, else the suite's, else the workspace default.
+func (g *Graph) EffectiveTimeout(t *Test, cli time.Duration, s *Suite) time.Duration {
+	switch {
+	case t.Timeout > 0:
+		return t.Timeout
+	case t.Size != "":
+		return SizeTimeouts[t.Size]
+	case cli > 0:
+		return cli
+	case s != nil && s.Timeout > 0:
+		return s.Timeout
+	}
+	return g.Config.DefaultTimeout
+}
