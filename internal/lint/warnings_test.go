@@ -1,5 +1,3 @@
-//go:build buildtools_warn
-
 package lint
 
 import (
