@@ -1,0 +1,194 @@
+// Package sandbox runs one test action hermetically: in an execution root that
+// holds only the declared inputs, with exactly the environment of the Bazel test
+// encyclopedia, stdin from /dev/null, a bounded combined log, and a process tree
+// that is killed whole on timeout, on cancellation and when the test's main
+// process exits. See README.md for the lifecycle.
+//
+// A binary that calls Run must import this package (it does, by calling Run):
+// the package's init function turns a re-executed copy of the binary into the
+// sandbox's pid-1 init (see initmode_linux.go), so main needs no hook.
+package sandbox
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Status is how a test action ended.
+type Status int
+
+const (
+	Passed      Status = iota // exit status 0
+	Failed                    // non-zero exit, death by a signal, or a command that cannot start
+	Timeout                   // killed because Spec.Timeout elapsed
+	Interrupted               // killed because the context was cancelled (Ctrl-C)
+)
+
+func (s Status) String() string {
+	switch s {
+	case Passed:
+		return "passed"
+	case Failed:
+		return "failed"
+	case Timeout:
+		return "timeout"
+	case Interrupted:
+		return "interrupted"
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Network modes of Spec.Network.
+const (
+	NetworkIsolated = "isolated" // a private network namespace whose loopback is up
+	NetworkHost     = "host"     // the host's network
+)
+
+// Defaults for zero Spec fields.
+const (
+	DefaultGrace    = 5 * time.Second
+	DefaultLogLimit = 16 << 20
+)
+
+// Spec describes one test action.
+type Spec struct {
+	Label         string // "//pkg:name", exported as TEST_TARGET
+	Workspace     string // absolute workspace root on the host; inputs are read from here
+	WorkspaceName string // TEST_WORKSPACE
+	Package       string // package directory, workspace-relative ("" = root); the test's cwd inside the exec root
+	// Inputs are workspace-relative paths of regular files; only these exist
+	// in the exec root.
+	Inputs []string
+	// Argv is the command. An argv[0] without a slash is looked up in the PATH
+	// of Env (not the host's); one with a slash is relative to the package
+	// directory inside the exec root.
+	Argv []string
+	Env  map[string]string // declared env plus passthrough values, already merged
+	// Timeout bounds the run; TEST_TIMEOUT is it in whole seconds, rounded
+	// up. Zero or negative means no limit and no TEST_TIMEOUT.
+	Timeout time.Duration
+	Grace   time.Duration // SIGTERM -> SIGKILL delay; DefaultGrace when 0
+	Network string        // NetworkIsolated (also when "") or NetworkHost
+	// TEST_SHARD_INDEX and TEST_TOTAL_SHARDS are exported only when
+	// TotalShards > 1.
+	ShardIndex, TotalShards int
+	Seed                    int64 // TEST_RANDOM_SEED
+	Slot                    int   // TEST_SLOT
+	// ScratchDir is a private directory for this action (created if
+	// missing); the exec root, TEST_TMPDIR and the outputs live under it.
+	// Run removes it at the end unless KeepScratch.
+	ScratchDir  string
+	KeepScratch bool
+	LogPath     string // the combined stdout+stderr log is written here
+	// LogLimit is the most log bytes kept (DefaultLogLimit when 0). The tail
+	// is kept, under a first line that says how many bytes were dropped.
+	LogLimit   int64
+	XMLPath    string // XML_OUTPUT_FILE is copied here if the test wrote one ("" = not kept)
+	OutputsDir string // files of TEST_UNDECLARED_OUTPUTS_DIR are moved here if there are any ("" = not kept)
+}
+
+// Result is how a test action went.
+type Result struct {
+	Status       Status
+	ExitCode     int    // -1 when the test died by a signal
+	Signal       string // "SIGSEGV" etc. when the test died by a signal
+	Duration     time.Duration
+	LogBytes     int64 // bytes the test wrote in all
+	LogTruncated bool  // LogBytes exceeded the limit; only the tail was kept
+	WroteXML     bool  // the test wrote XML_OUTPUT_FILE (copied to Spec.XMLPath)
+	// Warnings are for the caller to print once per run, e.g. that the kernel
+	// refused namespaces; execution code never prints.
+	Warnings []string
+}
+
+// options are knobs for the package's own tests; Run uses the zero value.
+type options struct {
+	noNamespaces bool // behave as if the kernel refused namespaces
+}
+
+// Run executes the action described by s and waits until it and every
+// process it started are gone. Cancelling ctx kills the test like a timeout
+// and yields Interrupted. The error is for failures of the sandbox itself
+// (bad Spec, unreadable input, unwritable log); a test that fails, cannot be
+// started or times out is a Result.
+func Run(ctx context.Context, s Spec) (Result, error) {
+	return run(ctx, s, options{})
+}
+
+func run(ctx context.Context, s Spec, opt options) (res Result, err error) {
+	if err := s.normalize(); err != nil {
+		return Result{}, err
+	}
+	if err := os.MkdirAll(s.ScratchDir, 0o755); err != nil {
+		return Result{}, fmt.Errorf("sandbox: %w", err)
+	}
+	if !s.KeepScratch {
+		defer func() {
+			if rmErr := removeAll(s.ScratchDir); rmErr != nil && err == nil {
+				err = fmt.Errorf("sandbox: removing scratch directory: %w", rmErr)
+			}
+		}()
+	}
+	lay := newLayout(s.ScratchDir, s.Package)
+	if err := lay.create(s.Workspace, s.Inputs); err != nil {
+		return Result{}, err
+	}
+	log, err := newTailLog(s.LogPath, filepath.Join(s.ScratchDir, "log.segment"), s.LogLimit)
+	if err != nil {
+		return Result{}, err
+	}
+	env := s.environ(lay)
+	res, err = execute(ctx, &s, lay, env, log, opt)
+	total, truncated, logErr := log.finish()
+	res.LogBytes, res.LogTruncated = total, truncated
+	if err != nil {
+		return res, err
+	}
+	if logErr != nil {
+		return res, fmt.Errorf("sandbox: writing log: %w", logErr)
+	}
+	if res.WroteXML, err = collectXML(lay.xmlFile, s.XMLPath); err != nil {
+		return res, err
+	}
+	if err := moveOutputs(lay.outputsDir, s.OutputsDir); err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+func (s *Spec) normalize() error {
+	if len(s.Argv) == 0 {
+		return errors.New("sandbox: empty argv")
+	}
+	if !filepath.IsAbs(s.Workspace) {
+		return fmt.Errorf("sandbox: workspace %q is not absolute", s.Workspace)
+	}
+	if s.ScratchDir == "" || s.LogPath == "" {
+		return errors.New("sandbox: ScratchDir and LogPath are required")
+	}
+	var err error
+	if s.ScratchDir, err = filepath.Abs(s.ScratchDir); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if s.Package != "" && !filepath.IsLocal(s.Package) {
+		return fmt.Errorf("sandbox: package %q is not a workspace-relative directory", s.Package)
+	}
+	switch s.Network {
+	case "":
+		s.Network = NetworkIsolated
+	case NetworkIsolated, NetworkHost:
+	default:
+		return fmt.Errorf("sandbox: network %q: want %q or %q", s.Network, NetworkIsolated, NetworkHost)
+	}
+	if s.Grace <= 0 {
+		s.Grace = DefaultGrace
+	}
+	if s.LogLimit <= 0 {
+		s.LogLimit = DefaultLogLimit
+	}
+	return nil
+}
