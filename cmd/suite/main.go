@@ -115,6 +115,7 @@ parallel, and skips every test whose inputs have not changed since it last passe
 	root.SetVersionTemplate("suite {{.Version}}\n")
 	root.PersistentFlags().StringVarP(&g.dir, "directory", "C", "", "run as if suite was started in `DIR`")
 	root.AddCommand(
+		newRunCmd(g),
 		newListCmd(g),
 		newSuitesCmd(g),
 		newMarksCmd(g),

@@ -1,0 +1,290 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/suite-run/suite/internal/action"
+	"github.com/suite-run/suite/internal/report"
+	"github.com/suite-run/suite/internal/sched"
+	"github.com/suite-run/suite/internal/workspace"
+	"github.com/suite-run/suite/rules"
+)
+
+type runFlags struct {
+	jobs, marks, keywords   string
+	timeout                 time.Duration
+	grace                   time.Duration
+	seed, order             string
+	failFast, lf, ff        bool
+	runsPerTest             int
+	dryRun                  bool
+	output                  string
+	junit, jsonOut, profile string
+}
+
+func newRunCmd(g *globalFlags) *cobra.Command {
+	f := &runFlags{}
+	cmd := &cobra.Command{
+		Use:   "run [SUITE] [PATTERN...]",
+		Short: "Run a suite, or the tests under patterns, in parallel",
+		Long: `Run the selected tests hermetically and in parallel, and print a summary
+whose last line is "suite: N passed, N failed, N skipped".
+
+SUITE names a suite; PATTERNs are target patterns. With neither, the tests of
+the current package and everything below it run. Logs are kept under
+<workspace>/.suite/testlogs/<package>/<name>/.
+
+` + exitCodesHelp,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runTests(cmd, g, f, args)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&f.jobs, "jobs", "n", "", "run `N` tests at once, or \"auto\" for one per CPU (default: the suite's, else the workspace's)")
+	fl.StringVarP(&f.marks, "marks", "m", "", "only tests whose marks match `EXPR`, ANDed with the suite's")
+	fl.StringVarP(&f.keywords, "keyword", "k", "", "only tests whose label or marks match `EXPR` (pytest -k)")
+	fl.DurationVar(&f.timeout, "timeout", 0, "timeout of tests that set none (beats the suite's and the workspace's)")
+	fl.DurationVar(&f.grace, "grace", 5*time.Second, "time between SIGTERM and SIGKILL when a test times out")
+	fl.StringVar(&f.seed, "seed", "random", "`N`, \"last\" (the previous run's seed and order) or \"random\"; exported as TEST_RANDOM_SEED; an explicit N implies --order random")
+	fl.StringVar(&f.order, "order", "", "duration (longest first, from history) | random (by the seed) | declared (default: the suite's, else duration)")
+	fl.BoolVarP(&f.failFast, "fail-fast", "x", false, "start no more tests after the first failure")
+	fl.BoolVar(&f.lf, "lf", false, "run only the tests that failed last time (all when none did)")
+	fl.BoolVar(&f.ff, "ff", false, "run the tests that failed last time first")
+	fl.IntVar(&f.runsPerTest, "runs-per-test", 1, "run each test `N` times (each run is its own action)")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the actions that would run, in order, and run nothing")
+	fl.StringVar(&f.output, "output", report.OutputErrors, "errors | all | summary")
+	fl.StringVar(&f.junit, "junit", "", "write one JUnit XML report of the run to `FILE`")
+	fl.StringVar(&f.jsonOut, "json", "", "write JSON Lines events to `FILE`")
+	fl.StringVar(&f.profile, "profile", "", "write a Chrome trace of the run (one lane per worker) to `FILE`")
+	return cmd
+}
+
+func parseJobs(s string) (int, error) {
+	if s == "auto" {
+		return rules.JobsAuto, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		return 0, invalid("--jobs %q: want a positive number or \"auto\"", s)
+	}
+	return n, nil
+}
+
+func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) error {
+	switch f.output {
+	case report.OutputErrors, report.OutputAll, report.OutputSummary:
+	default:
+		return invalid("--output %q: want errors, all or summary", f.output)
+	}
+	if f.order != "" && f.order != sched.OrderDuration && f.order != sched.OrderRandom && f.order != sched.OrderDeclared {
+		return invalid("--order %q: want duration, random or declared", f.order)
+	}
+	if f.runsPerTest < 1 {
+		return invalid("--runs-per-test %d: want 1 or more", f.runsPerTest)
+	}
+	if f.lf && f.ff {
+		return invalid("--lf and --ff are exclusive")
+	}
+	s, err := g.load()
+	if err != nil {
+		return err
+	}
+	sel, err := s.selectTests(args, f.marks, f.keywords)
+	if err != nil {
+		return err
+	}
+	root := s.graph.Root
+	outBase := filepath.Join(root, workspace.OutputDir)
+	history := sched.LoadHistory(filepath.Join(outBase, "history.json"))
+
+	tests := sel.tests
+	if f.lf {
+		if failed := history.LastFailed(); len(failed) > 0 {
+			var keep []*rules.Test
+			for _, t := range tests {
+				if failed[t.Label.String()] {
+					keep = append(keep, t)
+				}
+			}
+			if len(keep) > 0 {
+				tests = keep
+			}
+		}
+	}
+	if len(tests) == 0 {
+		return &exitError{exitNoTests, errors.New("no test selected")}
+	}
+
+	// Settings: the command line beats the suite, which beats the workspace.
+	jobs := s.graph.Config.Jobs
+	order := sched.OrderDuration
+	var budget time.Duration
+	suiteName := ""
+	if su := sel.suite; su != nil {
+		suiteName = su.Name
+		if su.Jobs != rules.JobsUnset {
+			jobs = su.Jobs
+		}
+		if su.Order != "" {
+			order = su.Order
+		}
+		budget = su.Budget
+	}
+	if f.jobs != "" {
+		if jobs, err = parseJobs(f.jobs); err != nil {
+			return err
+		}
+	}
+	if jobs == rules.JobsAuto || jobs == rules.JobsUnset {
+		jobs = runtime.NumCPU()
+	}
+	seed, replay, err := chooseSeed(f.seed, history)
+	if err != nil {
+		return err
+	}
+	if f.seed != "random" && f.seed != "last" && f.order == "" {
+		order = sched.OrderRandom // a chosen seed asks for a reproducible shuffle
+	}
+	if f.order != "" {
+		order = f.order
+	}
+
+	actions := action.Build(s.graph, tests, action.Options{
+		Suite: sel.suite, Timeout: f.timeout, RunsPerTest: f.runsPerTest, LookupEnv: os.LookupEnv,
+		ToolEnv: &action.ToolEnv{},
+	})
+	if replay {
+		sched.ReorderLike(actions, history.LastOrder())
+	} else {
+		sched.Order(actions, order, seed, history)
+	}
+	if f.ff {
+		sched.FailedFirst(actions, history.LastFailed())
+	}
+
+	stdout := cmd.OutOrStdout()
+	if f.dryRun {
+		for _, a := range actions {
+			d, known := sched.Estimate(a, history)
+			est := "estimated"
+			if known {
+				est = "recorded"
+			}
+			fmt.Fprintf(stdout, "%s\ttimeout %s\t%s %s\n", a.ID(), a.Timeout, est, d.Round(time.Millisecond))
+		}
+		return nil
+	}
+
+	if err := os.MkdirAll(outBase, 0o755); err != nil {
+		return &exitError{exitInternal, err}
+	}
+	scratch, err := os.MkdirTemp("", "suite-run-")
+	if err != nil {
+		return &exitError{exitInternal, err}
+	}
+	defer os.RemoveAll(scratch)
+
+	var handlers []report.Handler
+	var closers []report.Closer
+	handlers = append(handlers, report.NewTerminal(stdout, isTerminal(stdout), f.output, s.cwd, nil))
+	if f.jsonOut != "" {
+		j, err := report.NewJSONLines(f.jsonOut)
+		if err != nil {
+			return invalid("--json: %v", err)
+		}
+		closers = append(closers, j)
+	}
+	if f.junit != "" {
+		closers = append(closers, report.NewJUnit(f.junit))
+	}
+	if f.profile != "" {
+		closers = append(closers, report.NewProfile(f.profile))
+	}
+	for _, c := range closers {
+		handlers = append(handlers, c)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var signalled os.Signal
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	go func() {
+		if sig, ok := <-sigs; ok {
+			signalled = sig
+		}
+	}()
+
+	ex := &sched.SandboxExecutor{
+		Workspace: root, WorkspaceName: s.graph.Config.Name, OutputBase: outBase,
+		ScratchBase: scratch, Grace: f.grace,
+	}
+	end := sched.Run(ctx, actions, ex, sched.Options{
+		Jobs: jobs, Seed: seed, Order: order, FailFast: f.failFast, Suite: suiteName,
+		Budget: budget, Selected: len(tests), Partial: true, History: history,
+	}, report.Fan(handlers...))
+
+	if err := history.Save(); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: recording history: %v\n", err)
+	}
+	for _, c := range closers {
+		if err := c.Close(); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: %v\n", err)
+		}
+	}
+	switch {
+	case end.Interrupted:
+		code := exitInterrupted
+		if signalled == syscall.SIGTERM {
+			code = 128 + int(syscall.SIGTERM)
+		}
+		return &exitError{code, errors.New("")}
+	case end.Counts.Failed+end.Counts.Timeout > 0:
+		return &exitError{exitTestsFailed, errors.New("")}
+	}
+	return nil
+}
+
+// chooseSeed interprets --seed. "last" reuses the previous run's seed and
+// asks for its order to be replayed.
+func chooseSeed(flag string, h *sched.History) (seed int64, replay bool, err error) {
+	switch flag {
+	case "random", "":
+		var b [8]byte
+		rand.Read(b[:])
+		return int64(binary.LittleEndian.Uint64(b[:]) >> 33), false, nil
+	case "last":
+		s, ok := h.LastSeed()
+		if !ok {
+			return 0, false, invalid("--seed last: no previous run recorded in this workspace")
+		}
+		return s, true, nil
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(flag), 10, 64)
+	if err != nil || n < 0 {
+		return 0, false, invalid("--seed %q: want a non-negative number, \"last\" or \"random\"", flag)
+	}
+	return n, false, nil
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

@@ -1,0 +1,175 @@
+package report
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+
+	"time"
+
+	"github.com/suite-run/suite/internal/cases"
+	"github.com/suite-run/suite/internal/sched"
+)
+
+// JSONLines writes the run's events as JSON Lines (--json FILE).
+type JSONLines struct {
+	f   *os.File
+	w   *bufio.Writer
+	enc *json.Encoder
+	err error
+}
+
+// NewJSONLines creates the file.
+func NewJSONLines(path string) (*JSONLines, error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	w := bufio.NewWriter(f)
+	return &JSONLines{f: f, w: w, enc: json.NewEncoder(w)}, nil
+}
+
+type jsonCase struct {
+	Name      string  `json:"name"`
+	Class     string  `json:"class,omitempty"`
+	Status    string  `json:"status"`
+	DurationS float64 `json:"duration_s"`
+	Message   string  `json:"message,omitempty"`
+}
+
+// Handle implements Handler.
+func (j *JSONLines) Handle(e sched.Event) {
+	var v any
+	switch e := e.(type) {
+	case sched.RunStart:
+		v = map[string]any{"event": "run_start", "suite": e.Suite, "seed": e.Seed, "jobs": e.Jobs,
+			"selected": e.Selected, "actions": e.Actions, "order": e.Order,
+			"expected_s": e.Expected.Seconds(), "time": e.Time.UTC().Format(time.RFC3339Nano)}
+	case sched.ActionEnd:
+		cs := make([]jsonCase, 0, len(e.Outcome.Cases))
+		for _, c := range e.Outcome.Cases {
+			cs = append(cs, jsonCase{c.Name, c.Class, string(c.Status), c.Duration.Seconds(), c.Message})
+		}
+		a := e.Action
+		v = map[string]any{"event": "test_result", "label": a.Label.String(), "shard": a.Shard,
+			"shards": a.Shards, "run": a.Run, "status": e.Outcome.Status.String(), "cached": e.Outcome.Cached,
+			"duration_s": e.Outcome.Duration.Seconds(), "attempts": e.Attempts, "slot": e.Slot,
+			"exit_code": e.Outcome.ExitCode, "signal": e.Outcome.Signal, "log": e.Outcome.LogPath, "cases": cs}
+	case sched.Warning:
+		v = map[string]any{"event": "warning", "message": e.Msg}
+	case sched.RunEnd:
+		c := e.Counts
+		v = map[string]any{"event": "run_end", "passed": c.Passed + c.Flaky, "failed": c.Failed + c.Timeout,
+			"skipped": c.Skipped, "flaky": c.Flaky, "timeout": c.Timeout, "cached": c.Cached,
+			"interrupted": e.Interrupted, "not_run": e.NotRun, "wall_s": e.Wall.Seconds(),
+			"budget_s": e.Budget.Seconds(), "over_budget": e.OverBudget}
+	default:
+		return
+	}
+	if j.err == nil {
+		j.err = j.enc.Encode(v)
+	}
+}
+
+// Close flushes and closes the file.
+func (j *JSONLines) Close() error {
+	if err := j.w.Flush(); j.err == nil {
+		j.err = err
+	}
+	if err := j.f.Close(); j.err == nil {
+		j.err = err
+	}
+	return j.err
+}
+
+// JUnit collects every action's cases and writes one JUnit XML document
+// for the run (--junit FILE): a <testsuite> per action.
+type JUnit struct {
+	path   string
+	suites []cases.Suite
+}
+
+// NewJUnit returns a JUnit writer for path.
+func NewJUnit(path string) *JUnit { return &JUnit{path: path} }
+
+// Handle implements Handler.
+func (j *JUnit) Handle(e sched.Event) {
+	end, ok := e.(sched.ActionEnd)
+	if !ok {
+		return
+	}
+	o := end.Outcome
+	cs := o.Cases
+	if len(cs) == 0 {
+		status := cases.StatusPassed
+		switch o.Status {
+		case sched.Skipped:
+			status = cases.StatusSkipped
+		case sched.Failed:
+			status = cases.StatusFailed
+		case sched.Timeout, sched.Interrupted:
+			status = cases.StatusError
+		}
+		cs = cases.Synthesize(end.Action.Label.Name, status, o.Duration, sched.LogTail(o.LogPath, TailLines))
+	}
+	j.suites = append(j.suites, cases.Suite{Name: end.Action.ID(), Cases: cs, Duration: o.Duration, Timestamp: end.Start})
+}
+
+// Close writes the file.
+func (j *JUnit) Close() error {
+	f, err := os.Create(j.path)
+	if err != nil {
+		return err
+	}
+	if err := cases.WriteJUnit(f, j.suites); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// Profile writes a Chrome trace (--profile FILE), loadable in Perfetto or
+// chrome://tracing: one lane per worker slot, a span per attempt.
+type Profile struct {
+	path   string
+	start  time.Time
+	events []map[string]any
+	slots  map[int]bool
+}
+
+// NewProfile returns a Profile writer for path.
+func NewProfile(path string) *Profile { return &Profile{path: path, slots: map[int]bool{}} }
+
+// Handle implements Handler.
+func (p *Profile) Handle(e sched.Event) {
+	switch e := e.(type) {
+	case sched.RunStart:
+		p.start = e.Time
+	case sched.ActionEnd:
+		p.slots[e.Slot] = true
+		name := e.Action.ID()
+		if e.Outcome.Cached {
+			name += " (cached)"
+		}
+		p.events = append(p.events, map[string]any{
+			"name": name, "cat": e.Outcome.Status.String(), "ph": "X", "pid": 1, "tid": e.Slot,
+			"ts": e.Start.Sub(p.start).Microseconds(), "dur": max(e.End.Sub(e.Start).Microseconds(), 1),
+			"args": map[string]any{"status": e.Outcome.Status.String(), "attempts": e.Attempts},
+		})
+	}
+}
+
+// Close writes the trace.
+func (p *Profile) Close() error {
+	events := []map[string]any{{"name": "process_name", "ph": "M", "pid": 1, "args": map[string]any{"name": "suite"}}}
+	for s := range p.slots {
+		events = append(events, map[string]any{"name": "thread_name", "ph": "M", "pid": 1, "tid": s,
+			"args": map[string]any{"name": fmt.Sprintf("slot %d", s)}})
+	}
+	b, err := json.Marshal(map[string]any{"traceEvents": append(events, p.events...), "displayTimeUnit": "ms"})
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(p.path, b, 0o644)
+}

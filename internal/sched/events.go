@@ -1,0 +1,112 @@
+package sched
+
+import (
+	"time"
+
+	"github.com/suite-run/suite/internal/action"
+	"github.com/suite-run/suite/internal/cases"
+)
+
+// Status is how a test action, or a whole test, ended. Later values are
+// worse: a test's status is the worst of its actions'.
+type Status int
+
+const (
+	Skipped     Status = iota // nothing to run (e.g. pytest collected no test)
+	Passed                    // passed at the first attempt
+	Flaky                     // passed after failing
+	Failed                    // failed every attempt
+	Timeout                   // killed at its timeout
+	Interrupted               // killed by Ctrl-C, or not finished when the run stopped
+)
+
+var statusNames = [...]string{"skipped", "passed", "flaky", "failed", "timeout", "interrupted"}
+
+func (s Status) String() string { return statusNames[s] }
+
+// OK reports whether the status counts as a pass for the exit code.
+func (s Status) OK() bool { return s <= Flaky }
+
+// Outcome is what executing (or looking up) one attempt of an action gave.
+type Outcome struct {
+	Status   Status
+	Cached   bool
+	ExitCode int
+	Signal   string
+	Duration time.Duration
+	LogPath  string // absolute path of the kept log, "" if none
+	XMLPath  string // absolute path of the kept XML, "" if none
+	Cases    []cases.Case
+	Warnings []string
+}
+
+// Event is something the scheduler reports. Consumers (terminal, JSON,
+// JUnit, profile) see the events in order, from one goroutine.
+type Event interface{ event() }
+
+// RunStart opens a run.
+type RunStart struct {
+	Suite    string
+	Seed     int64
+	Jobs     int
+	Order    string
+	Selected int           // tests
+	Actions  int           // actions (shards and runs count separately)
+	Expected time.Duration // predicted wall time from history
+	Time     time.Time
+}
+
+// ActionStart is sent when an attempt of an action begins on a worker slot.
+type ActionStart struct {
+	Action   *action.Action
+	Slot     int
+	Attempt  int
+	Expected time.Duration // from history; 0 when unknown
+	Time     time.Time
+}
+
+// ActionEnd is sent once per action, when its last attempt is over.
+type ActionEnd struct {
+	Action   *action.Action
+	Slot     int
+	Attempts int
+	Outcome  Outcome // of the last attempt, with Status for the whole action
+	Start    time.Time
+	End      time.Time
+}
+
+// Warning is a problem worth one line that does not change any result.
+type Warning struct{ Msg string }
+
+// TestResult is one test's result, aggregated over its actions.
+type TestResult struct {
+	Label    string
+	Status   Status
+	Cached   bool // every action was a cache hit
+	Duration time.Duration
+	Failed   []cases.Case // failing cases, when the runner reported cases
+	LogPath  string       // of the worst action
+}
+
+// Counts of tests by status.
+type Counts struct {
+	Passed, Failed, Skipped, Flaky, Timeout, Interrupted, Cached int
+}
+
+// RunEnd closes a run.
+type RunEnd struct {
+	Tests       []TestResult // in label order
+	Counts      Counts
+	NotRun      int // actions never started (fail-fast or interrupt)
+	Wall        time.Duration
+	Budget      time.Duration
+	OverBudget  bool
+	Interrupted bool
+	Time        time.Time
+}
+
+func (RunStart) event()    {}
+func (ActionStart) event() {}
+func (ActionEnd) event()   {}
+func (Warning) event()     {}
+func (RunEnd) event()      {}

@@ -1,0 +1,152 @@
+package sched
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/suite-run/suite/internal/action"
+	"github.com/suite-run/suite/internal/cases"
+	"github.com/suite-run/suite/internal/sandbox"
+)
+
+// SandboxExecutor runs actions in the sandbox, keeping each one's log, XML
+// and undeclared outputs under OutputBase (the workspace's .suite folder).
+type SandboxExecutor struct {
+	Workspace     string // absolute workspace root
+	WorkspaceName string
+	OutputBase    string // <workspace>/.suite
+	ScratchBase   string // where per-action scratch directories are made
+	Grace         time.Duration
+	LogLimit      int64
+
+	warned sync.Map // warnings already passed on, so each is said once
+}
+
+// Execute runs one attempt. Earlier attempts' logs are kept beside the
+// final one as test_attempts/attempt_N.log, as Bazel does.
+func (e *SandboxExecutor) Execute(ctx context.Context, a *action.Action, attempt, slot int, seed int64) Outcome {
+	dir := filepath.Join(e.OutputBase, filepath.FromSlash(a.LogDir()))
+	logPath := filepath.Join(dir, "test.log")
+	xmlPath := filepath.Join(dir, "test.xml")
+	outputs := filepath.Join(dir, "outputs")
+	if attempt > 1 {
+		prev := filepath.Join(dir, "test_attempts")
+		_ = os.MkdirAll(prev, 0o755)
+		_ = os.Rename(logPath, filepath.Join(prev, fmt.Sprintf("attempt_%d.log", attempt-1)))
+	} else {
+		_ = os.RemoveAll(dir)
+	}
+	_ = os.Remove(xmlPath)
+	_ = os.RemoveAll(outputs)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return Outcome{Status: Failed, ExitCode: -1, Warnings: []string{err.Error()}}
+	}
+	scratch, err := os.MkdirTemp(e.ScratchBase, "action-")
+	if err != nil {
+		return Outcome{Status: Failed, ExitCode: -1, Warnings: []string{fmt.Sprintf("%s: %v", a.ID(), err)}}
+	}
+	res, err := sandbox.Run(ctx, sandbox.Spec{
+		Label:         a.Label.String(),
+		Workspace:     e.Workspace,
+		WorkspaceName: e.WorkspaceName,
+		Package:       a.Label.Pkg,
+		Inputs:        a.Inputs,
+		Argv:          a.Argv,
+		Env:           a.Env,
+		Timeout:       a.Timeout,
+		Grace:         e.Grace,
+		Network:       a.Network,
+		ShardIndex:    a.Shard,
+		TotalShards:   a.Shards,
+		Seed:          seed,
+		Slot:          slot,
+		ScratchDir:    scratch,
+		LogPath:       logPath,
+		LogLimit:      e.LogLimit,
+		XMLPath:       xmlPath,
+		OutputsDir:    outputs,
+	})
+	if err != nil {
+		// The sandbox itself failed (e.g. an input vanished): the test did
+		// not run, which is a failure the user must see, not a pass.
+		os.WriteFile(logPath, []byte("suite: "+err.Error()+"\n"), 0o644)
+		return Outcome{Status: Failed, ExitCode: -1, LogPath: logPath, Warnings: e.once(res.Warnings)}
+	}
+	o := Outcome{
+		ExitCode: res.ExitCode,
+		Signal:   res.Signal,
+		Duration: res.Duration,
+		LogPath:  logPath,
+		Warnings: e.once(res.Warnings),
+	}
+	switch res.Status {
+	case sandbox.Passed:
+		o.Status = Passed
+	case sandbox.Timeout:
+		o.Status = Timeout
+	case sandbox.Interrupted:
+		o.Status = Interrupted
+	default:
+		o.Status = Failed
+	}
+	if res.WroteXML {
+		o.XMLPath = xmlPath
+		if data, err := os.ReadFile(xmlPath); err == nil {
+			o.Cases, _ = cases.ParseJUnit(data)
+		}
+	} else if isGoTestJSON(a.Argv) {
+		if f, err := os.Open(logPath); err == nil {
+			o.Cases, _ = cases.ParseGoTestJSON(f)
+			f.Close()
+		}
+	}
+	return o
+}
+
+func (e *SandboxExecutor) once(ws []string) []string {
+	var out []string
+	for _, w := range ws {
+		if _, seen := e.warned.LoadOrStore(w, true); !seen {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// isGoTestJSON reports whether argv runs `go test -json`, whose output
+// holds the individual test cases.
+func isGoTestJSON(argv []string) bool {
+	s := " " + strings.Join(argv, " ") + " "
+	return strings.Contains(s, " test ") && strings.Contains(s, " -json ") && strings.Contains(s, "go ")
+}
+
+// LogTail returns the last n lines of a log file.
+func LogTail(path string, n int) string {
+	f, err := os.Open(path)
+	if err != nil {
+		return ""
+	}
+	defer f.Close()
+	const window = 64 << 10
+	fi, err := f.Stat()
+	if err != nil {
+		return ""
+	}
+	off := max(fi.Size()-window, 0)
+	buf := make([]byte, fi.Size()-off)
+	if _, err := f.ReadAt(buf, off); err != nil {
+		return ""
+	}
+	buf = bytes.TrimRight(buf, "\n")
+	lines := bytes.Split(buf, []byte("\n"))
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return string(bytes.Join(lines, []byte("\n")))
+}

@@ -1,0 +1,154 @@
+package sched
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+)
+
+// History is what earlier runs in this workspace recorded: each action's
+// last duration and status, and the last run's seed, order and failures.
+// It lives in .suite/history.json; a missing or unreadable file is an
+// empty history, never an error, since it only guides ordering.
+type History struct {
+	mu   sync.Mutex
+	path string
+	data historyFile
+}
+
+type historyFile struct {
+	Version int                     `json:"version"`
+	Actions map[string]actionRecord `json:"actions"`
+	Last    lastRun                 `json:"last"`
+}
+
+type actionRecord struct {
+	DurationS float64   `json:"duration_s"`
+	Status    string    `json:"status"`
+	When      time.Time `json:"when"`
+}
+
+type lastRun struct {
+	Seed   int64    `json:"seed"`
+	Order  []string `json:"order"`  // action IDs in dispatch order
+	Failed []string `json:"failed"` // labels that failed or timed out
+	Ran    bool     `json:"ran"`
+}
+
+const historyVersion = 1
+
+// LoadHistory reads the history file at path.
+func LoadHistory(path string) *History {
+	h := &History{path: path}
+	if b, err := os.ReadFile(path); err == nil {
+		if json.Unmarshal(b, &h.data) != nil || h.data.Version != historyVersion {
+			h.data = historyFile{}
+		}
+	}
+	if h.data.Actions == nil {
+		h.data.Actions = map[string]actionRecord{}
+	}
+	h.data.Version = historyVersion
+	return h
+}
+
+// Duration returns the last recorded duration of an action.
+func (h *History) Duration(id string) (time.Duration, bool) {
+	if h == nil {
+		return 0, false
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r, ok := h.data.Actions[id]
+	if !ok || r.Status == Interrupted.String() {
+		return 0, false
+	}
+	return time.Duration(r.DurationS * float64(time.Second)), true
+}
+
+// Learn records a duration seen elsewhere (e.g. in a cached result) without
+// changing the last status.
+func (h *History) Learn(id string, d time.Duration) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	r := h.data.Actions[id]
+	r.DurationS = d.Seconds()
+	h.data.Actions[id] = r
+}
+
+func (h *History) record(id string, o Outcome, when time.Time) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if o.Status == Interrupted {
+		return // a killed test's duration says nothing
+	}
+	h.data.Actions[id] = actionRecord{DurationS: o.Duration.Seconds(), Status: o.Status.String(), When: when}
+}
+
+// LastSeed is the seed of the previous run, and whether there was one.
+func (h *History) LastSeed() (int64, bool) { return h.data.Last.Seed, h.data.Last.Ran }
+
+// LastOrder is the dispatch order of the previous run.
+func (h *History) LastOrder() []string { return h.data.Last.Order }
+
+// LastFailed is the set of labels that failed in the previous run.
+func (h *History) LastFailed() map[string]bool {
+	m := map[string]bool{}
+	for _, l := range h.data.Last.Failed {
+		m[l] = true
+	}
+	return m
+}
+
+// Save writes the history atomically.
+func (h *History) Save() error {
+	h.mu.Lock()
+	b, err := json.Marshal(h.data)
+	h.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(h.path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(h.path), ".history-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), h.path)
+}
+
+func (h *History) setLast(seed int64, order []string, tests []TestResult, mergeFailed bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	failed := map[string]bool{}
+	if mergeFailed {
+		// A run of part of the workspace forgets failures only of what it ran.
+		for _, l := range h.data.Last.Failed {
+			failed[l] = true
+		}
+	}
+	for _, t := range tests {
+		delete(failed, t.Label)
+		if t.Status == Failed || t.Status == Timeout {
+			failed[t.Label] = true
+		}
+	}
+	var fl []string
+	for l := range failed {
+		fl = append(fl, l)
+	}
+	sort.Strings(fl)
+	h.data.Last = lastRun{Seed: seed, Order: order, Failed: fl, Ran: true}
+}

@@ -1,0 +1,287 @@
+// Package sched runs test actions in parallel on a fixed number of worker
+// slots: in the order it is given (see Order), exclusive actions alone after
+// the rest, retrying failures up to each action's attempts, stopping early
+// on the first failure with fail-fast or on cancellation. It reports what
+// happens only as typed Events, and records durations and failures in a
+// History for the next run's order.
+package sched
+
+import (
+	"container/heap"
+	"context"
+	"sort"
+	"time"
+
+	"github.com/suite-run/suite/internal/action"
+	"github.com/suite-run/suite/internal/cases"
+)
+
+// Executor runs one attempt of an action on a worker slot.
+type Executor interface {
+	Execute(ctx context.Context, a *action.Action, attempt, slot int, seed int64) Outcome
+}
+
+// Options of one run.
+type Options struct {
+	Jobs     int // worker slots, at least 1
+	Seed     int64
+	Order    string // only reported; actions come already ordered
+	FailFast bool
+	Suite    string
+	Budget   time.Duration
+	Selected int  // tests selected
+	Partial  bool // the run covers part of the workspace: keep other tests' recorded failures
+	History  *History
+	Now      func() time.Time // the clock; time.Now when nil
+}
+
+type msgKind int
+
+const (
+	msgStart msgKind = iota
+	msgDone
+)
+
+type msg struct {
+	kind    msgKind
+	a       *action.Action
+	slots   []int
+	attempt int
+	outcome Outcome
+	start   time.Time
+	time    time.Time
+}
+
+// Run executes the actions, in the given order, and returns the run's end
+// event (also emitted). emit is called from Run's goroutine only.
+func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, emit func(Event)) RunEnd {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	jobs := max(o.Jobs, 1)
+	h := o.History
+	if h == nil {
+		h = &History{data: historyFile{Actions: map[string]actionRecord{}}}
+	}
+	var parallel, exclusive []*action.Action
+	estimates := make([]time.Duration, 0, len(actions))
+	for _, a := range actions {
+		if a.Exclusive {
+			exclusive = append(exclusive, a)
+		} else {
+			parallel = append(parallel, a)
+		}
+		d, _ := Estimate(a, h)
+		estimates = append(estimates, d)
+	}
+	start := now()
+	emit(RunStart{Suite: o.Suite, Seed: o.Seed, Jobs: jobs, Order: o.Order, Selected: o.Selected,
+		Actions: len(actions), Expected: Predict(estimates, jobs), Time: start})
+
+	d := &dispatcher{ctx: ctx, ex: ex, seed: o.Seed, now: now, emit: emit, history: h,
+		failFast: o.FailFast, msgs: make(chan msg), results: map[*action.Action]ActionEnd{}}
+	d.phase(parallel, jobs, func(a *action.Action) int { return min(max(a.CPUs, 1), jobs) })
+	d.phase(exclusive, jobs, func(*action.Action) int { return jobs })
+
+	end := RunEnd{Budget: o.Budget, Time: now(), Interrupted: ctx.Err() != nil}
+	end.Wall = end.Time.Sub(start)
+	end.OverBudget = o.Budget > 0 && end.Wall > o.Budget
+	end.Tests, end.Counts, end.NotRun = aggregate(actions, d.results)
+	h.setLast(o.Seed, d.order, end.Tests, o.Partial)
+	emit(end)
+	return end
+}
+
+type dispatcher struct {
+	ctx      context.Context
+	ex       Executor
+	seed     int64
+	now      func() time.Time
+	emit     func(Event)
+	history  *History
+	failFast bool
+	stopping bool
+	msgs     chan msg
+	order    []string // action IDs in dispatch order
+	results  map[*action.Action]ActionEnd
+}
+
+// phase dispatches queue on jobs slots, an action taking need(a) of them;
+// the first queued action that fits goes next. It returns when every
+// started action is done.
+func (d *dispatcher) phase(queue []*action.Action, jobs int, need func(*action.Action) int) {
+	free := make([]bool, jobs)
+	for i := range free {
+		free[i] = true
+	}
+	running := 0
+	done := d.ctx.Done()
+	for {
+		if d.stopping || done == nil {
+			queue = nil
+		}
+		for i := 0; i < len(queue); {
+			slots := take(free, need(queue[i]))
+			if slots == nil {
+				i++
+				continue
+			}
+			a := queue[i]
+			queue = append(queue[:i], queue[i+1:]...)
+			running++
+			d.order = append(d.order, a.ID())
+			go d.runAction(a, slots)
+		}
+		if running == 0 {
+			return
+		}
+		select {
+		case m := <-d.msgs:
+			switch m.kind {
+			case msgStart:
+				exp, _ := d.history.Duration(m.a.ID())
+				d.emit(ActionStart{Action: m.a, Slot: m.slots[0], Attempt: m.attempt, Expected: exp, Time: m.time})
+			case msgDone:
+				running--
+				for _, s := range m.slots {
+					free[s] = true
+				}
+				ev := ActionEnd{Action: m.a, Slot: m.slots[0], Attempts: m.attempt, Outcome: m.outcome, Start: m.start, End: m.time}
+				d.results[m.a] = ev
+				d.history.record(m.a.ID(), m.outcome, m.time)
+				for _, w := range m.outcome.Warnings {
+					d.emit(Warning{Msg: w})
+				}
+				d.emit(ev)
+				if d.failFast && !m.outcome.Status.OK() {
+					d.stopping = true
+				}
+			}
+		case <-done:
+			done = nil // cancelled: start nothing more, wait for the running
+		}
+	}
+}
+
+func take(free []bool, n int) []int {
+	var slots []int
+	for i, f := range free {
+		if f {
+			slots = append(slots, i)
+			if len(slots) == n {
+				for _, s := range slots {
+					free[s] = false
+				}
+				return slots
+			}
+		}
+	}
+	return nil
+}
+
+// runAction runs the attempts of one action and reports to the dispatcher.
+func (d *dispatcher) runAction(a *action.Action, slots []int) {
+	start := d.now()
+	var o Outcome
+	attempt := 0
+	for attempt < max(a.Attempts, 1) {
+		attempt++
+		d.msgs <- msg{kind: msgStart, a: a, slots: slots, attempt: attempt, time: d.now()}
+		o = d.ex.Execute(d.ctx, a, attempt, slots[0], d.seed)
+		if o.Status == Passed || o.Status == Skipped || o.Status == Interrupted || d.ctx.Err() != nil {
+			break
+		}
+	}
+	if o.Status == Passed && attempt > 1 {
+		o.Status = Flaky
+	}
+	d.msgs <- msg{kind: msgDone, a: a, slots: slots, attempt: attempt, outcome: o, start: start, time: d.now()}
+}
+
+// aggregate folds action results into one result per test, in label order.
+func aggregate(actions []*action.Action, results map[*action.Action]ActionEnd) ([]TestResult, Counts, int) {
+	byLabel := map[string]*TestResult{}
+	var labels []string
+	notRun := 0
+	for _, a := range actions {
+		l := a.Label.String()
+		r := byLabel[l]
+		if r == nil {
+			r = &TestResult{Label: l, Status: Skipped, Cached: true}
+			byLabel[l] = r
+			labels = append(labels, l)
+		}
+		ev, ok := results[a]
+		if !ok {
+			notRun++
+			r.Status = max(r.Status, Interrupted)
+			r.Cached = false
+			continue
+		}
+		o := ev.Outcome
+		if o.Status >= r.Status {
+			r.Status = o.Status
+			r.LogPath = o.LogPath
+		}
+		r.Cached = r.Cached && o.Cached
+		r.Duration += o.Duration
+		r.Failed = append(r.Failed, cases.Failed(o.Cases)...)
+	}
+	sort.Strings(labels)
+	var out []TestResult
+	var c Counts
+	for _, l := range labels {
+		r := byLabel[l]
+		out = append(out, *r)
+		switch r.Status {
+		case Passed:
+			c.Passed++
+		case Flaky:
+			c.Flaky++
+		case Failed:
+			c.Failed++
+		case Timeout:
+			c.Timeout++
+		case Skipped:
+			c.Skipped++
+		case Interrupted:
+			c.Interrupted++
+		}
+		if r.Cached && r.Status.OK() {
+			c.Cached++
+		}
+	}
+	return out, c, notRun
+}
+
+// Predict is the makespan of running jobs of these durations longest first
+// on n workers (the LPT schedule the duration order approximates).
+func Predict(durations []time.Duration, n int) time.Duration {
+	ds := append([]time.Duration(nil), durations...)
+	sort.Slice(ds, func(i, j int) bool { return ds[i] > ds[j] })
+	w := make(workers, max(n, 1))
+	heap.Init(&w)
+	for _, d := range ds {
+		w[0] += d
+		heap.Fix(&w, 0)
+	}
+	var makespan time.Duration
+	for _, t := range w {
+		makespan = max(makespan, t)
+	}
+	return makespan
+}
+
+type workers []time.Duration
+
+func (w workers) Len() int           { return len(w) }
+func (w workers) Less(i, j int) bool { return w[i] < w[j] }
+func (w workers) Swap(i, j int)      { w[i], w[j] = w[j], w[i] }
+func (w *workers) Push(x any)        { *w = append(*w, x.(time.Duration)) }
+func (w *workers) Pop() any {
+	old := *w
+	x := old[len(old)-1]
+	*w = old[:len(old)-1]
+	return x
+}
