@@ -19,7 +19,9 @@ import (
 
 // builtins are predeclared in every .star file; each checks from its
 // thread's locals whether it may be called there.
-var builtins = starlark.StringDict{
+var builtins = merge(coreBuiltins, sourceBuiltins)
+
+var coreBuiltins = starlark.StringDict{
 	"workspace": starlark.NewBuiltin("workspace", workspaceFn),
 	"mark":      starlark.NewBuiltin("mark", markFn),
 	"test":      starlark.NewBuiltin("test", testFn),
@@ -51,6 +53,16 @@ type pkgState struct {
 	suites  []*Suite
 	errs    ErrorList
 	empty   []*Error // glob() calls that matched nothing
+}
+
+func merge(dicts ...starlark.StringDict) starlark.StringDict {
+	out := starlark.StringDict{}
+	for _, d := range dicts {
+		for k, v := range d {
+			out[k] = v
+		}
+	}
+	return out
 }
 
 func callPos(thread *starlark.Thread) syntax.Position { return thread.CallFrame(1).Pos }
@@ -265,7 +277,7 @@ func (p *pkgState) resolveDeps(fn string, deps []string) ([]label.Label, error) 
 }
 
 var testAttrs = []string{"name", "cmd", "srcs?", "deps?", "env?", "marks?", "timeout?", "size?",
-	"attempts?", "shards?", "tools?", "exclusive?", "cpus?", "network?", "cache?"}
+	"attempts?", "shards?", "tools?", "exclusive?", "cpus?", "network?", "cache?", "skip_exit_codes?"}
 
 func testFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	p, err := pkgOnly(thread, b.Name())
@@ -360,6 +372,19 @@ func testFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 	}
 	if t.Cache, err = wantBool(fn, "cache", a["cache"], true); err != nil {
 		return nil, err
+	}
+	if v := a["skip_exit_codes"]; v != nil && v != starlark.None {
+		list, ok := v.(*starlark.List)
+		if !ok {
+			return nil, fmt.Errorf("%s: skip_exit_codes: got %s, want list of int", fn, v.Type())
+		}
+		for i := 0; i < list.Len(); i++ {
+			n, err := wantInt(fn, "skip_exit_codes", list.Index(i), 0, 1, 255)
+			if err != nil {
+				return nil, err
+			}
+			t.SkipExitCodes = append(t.SkipExitCodes, n)
+		}
 	}
 	p.tests = append(p.tests, t)
 	return starlark.None, nil

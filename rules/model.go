@@ -69,6 +69,9 @@ type Test struct {
 	CPUs      int
 	Network   string // "": the workspace's
 	Cache     bool
+	// SkipExitCodes are exit codes that mean "nothing to run" (pytest's 5:
+	// no test collected): the test is reported skipped, not failed.
+	SkipExitCodes []int
 }
 
 // Group is a named group of input files declared by files().

@@ -167,7 +167,7 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 
 	actions := action.Build(s.graph, tests, action.Options{
 		Suite: sel.suite, Timeout: f.timeout, RunsPerTest: f.runsPerTest, LookupEnv: os.LookupEnv,
-		ToolEnv: &action.ToolEnv{},
+		ToolEnv: &action.ToolEnv{}, MarkExpr: action.CombineMarks(suiteMarks(sel.suite), f.marks),
 	})
 	if replay {
 		sched.ReorderLike(actions, history.LastOrder())
@@ -287,4 +287,11 @@ func chooseSeed(flag string, h *sched.History) (seed int64, replay bool, err err
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+func suiteMarks(s *rules.Suite) string {
+	if s == nil {
+		return ""
+	}
+	return s.Marks.String()
 }

@@ -6,6 +6,7 @@ package action
 import (
 	"fmt"
 	"path"
+	"strings"
 	"time"
 
 	"github.com/suite-run/suite/internal/label"
@@ -67,6 +68,10 @@ type Options struct {
 	RunsPerTest int           // --runs-per-test; 0 or 1 = once
 	// LookupEnv reads the host environment for env_passthrough.
 	LookupEnv func(string) (string, bool)
+	// MarkExpr is the effective mark expression (the suite's and -m's,
+	// ANDed), substituted for $(MARK_EXPR) in argv so a runner such as
+	// pytest can deselect inside a file what the suite does not want.
+	MarkExpr string
 	// ToolEnv adds what tools such as go need from the host; may be nil.
 	ToolEnv *ToolEnv
 }
@@ -103,7 +108,7 @@ func Build(g *rules.Graph, tests []*rules.Test, o Options) []*Action {
 					Test: t, Label: t.Label,
 					Shard: shard, Shards: t.Shards,
 					Run: run, Runs: runs,
-					Argv:      t.Cmd,
+					Argv:      expandArgv(t.Cmd, o.MarkExpr),
 					Env:       env,
 					Inputs:    t.Inputs,
 					Timeout:   g.EffectiveTimeout(t, o.Timeout, o.Suite),
@@ -117,4 +122,43 @@ func Build(g *rules.Graph, tests []*rules.Test, o Options) []*Action {
 		}
 	}
 	return out
+}
+
+// MarkExprVar in an argv element is replaced by the effective mark expression.
+const MarkExprVar = "$(MARK_EXPR)"
+
+func expandArgv(argv []string, markExpr string) []string {
+	var out []string
+	for i, a := range argv {
+		if strings.Contains(a, MarkExprVar) {
+			if out == nil {
+				out = append([]string(nil), argv[:i]...)
+			}
+			a = strings.ReplaceAll(a, MarkExprVar, markExpr)
+		}
+		if out != nil {
+			out = append(out, a)
+		}
+	}
+	if out == nil {
+		return argv
+	}
+	return out
+}
+
+// CombineMarks ANDs mark expressions, skipping empty ones.
+func CombineMarks(exprs ...string) string {
+	var parts []string
+	for _, e := range exprs {
+		if strings.TrimSpace(e) != "" {
+			parts = append(parts, e)
+		}
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	for i, p := range parts {
+		parts[i] = "(" + p + ")"
+	}
+	return strings.Join(parts, " and ")
 }

@@ -94,6 +94,11 @@ func (e *SandboxExecutor) Execute(ctx context.Context, a *action.Action, attempt
 		o.Status = Interrupted
 	default:
 		o.Status = Failed
+		for _, c := range a.Test.SkipExitCodes {
+			if res.ExitCode == c {
+				o.Status = Skipped
+			}
+		}
 	}
 	if res.WroteXML {
 		o.XMLPath = xmlPath
