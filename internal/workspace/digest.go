@@ -1,0 +1,364 @@
+package workspace
+
+// This file memoizes the content digests of input files, so that a rerun
+// with nothing changed stats every input and reads none. It depends on
+// nothing else in the package.
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// FileDigest is what the cache key needs of one input file.
+type FileDigest struct {
+	Hash       string // SHA-256 of the content, lower-case hex
+	Size       int64
+	Executable bool // any execute bit set
+}
+
+// racyWindow is how long after a file's last change its memo stays
+// untrusted. File timestamps advance in ticks (a jiffy, about 4 ms, on
+// Linux; 1-2 s on some network and FAT file systems), so a file written
+// again within the tick in which it was hashed keeps its size, mtime and
+// ctime: the memo would match and hide the change. Git calls this the
+// "racy git" problem and cmd/go guards against it the same way: a memo
+// whose file changed less than racyWindow before the memo was recorded is
+// re-hashed on every lookup until a hash is recorded at least racyWindow
+// after the last change. Two seconds covers the coarsest common tick and
+// small skew between the system clock and a file server's.
+const racyWindow = 2 * time.Second
+
+// digestMemo is what is known about one file: its stat when hashed, and
+// the hash.
+type digestMemo struct {
+	stat     statKey
+	recorded int64 // unix ns, read before the stat that stat holds
+	hash     [sha256.Size]byte
+}
+
+// statKey identifies a version of a file without reading it. The content
+// cannot change without changing at least one field, except within one
+// timestamp tick (see racyWindow). ctime catches what mtime misses: a
+// `touch -d`, `cp -p` or `git checkout` that sets mtime back, a rename over
+// the file, a chmod.
+type statKey struct {
+	size  int64
+	mtime int64 // ns
+	ctime int64 // ns
+	ino   uint64
+}
+
+// trusted reports whether m still describes the file now stat'ed as k.
+func (m *digestMemo) trusted(k statKey) bool {
+	changed := max(m.stat.mtime, m.stat.ctime)
+	return m.stat == k && m.recorded-changed >= int64(racyWindow)
+}
+
+// DigestCache memoizes file digests across runs in one file. It is safe for
+// concurrent use. Several processes may share the file: each loads it once
+// and the last Save wins, which costs the loser only some re-hashing later.
+type DigestCache struct {
+	path string
+	// now is the clock; tests move it past racyWindow.
+	now func() time.Time
+	// hashed counts the files whose content this cache read: the number a
+	// no-change rerun must keep at zero.
+	hashed atomic.Int64
+
+	mu    sync.RWMutex
+	memo  memoTable
+	dirty bool
+}
+
+// memoTable maps paths to memos. The map holds only an index into slices:
+// with small map values, loading 100k entries spends far less time missing
+// the CPU cache in map inserts, and the file is written in a stable order.
+type memoTable struct {
+	index map[string]int
+	paths []string
+	memos []digestMemo
+}
+
+func newMemoTable(n int) memoTable {
+	return memoTable{
+		index: make(map[string]int, n),
+		paths: make([]string, 0, n),
+		memos: make([]digestMemo, 0, n),
+	}
+}
+
+func (t *memoTable) get(path string) (digestMemo, bool) {
+	i, ok := t.index[path]
+	if !ok {
+		return digestMemo{}, false
+	}
+	return t.memos[i], true
+}
+
+func (t *memoTable) set(path string, m digestMemo) {
+	if i, ok := t.index[path]; ok {
+		t.memos[i] = m
+		return
+	}
+	t.index[path] = len(t.paths)
+	t.paths = append(t.paths, path)
+	t.memos = append(t.memos, m)
+}
+
+// OpenDigestCache loads the memo file at path. A missing, unreadable or
+// corrupt file gives an empty cache, not an error: the memo is only ever an
+// optimization, and the next Save rewrites it.
+func OpenDigestCache(path string) (*DigestCache, error) {
+	if path == "" {
+		return nil, errors.New("digest cache: no file given")
+	}
+	c := &DigestCache{path: path, now: time.Now, memo: newMemoTable(0)}
+	if data, err := os.ReadFile(path); err == nil {
+		if memo, err := decodeDigestMemo(data); err == nil {
+			c.memo = memo
+		}
+	}
+	return c, nil
+}
+
+// Digest returns the digest of the regular file at absPath (symlinks are
+// followed), reading its content only if its stat differs from the memo's
+// or the memo is too recent to trust.
+func (c *DigestCache) Digest(absPath string) (FileDigest, error) {
+	if !filepath.IsAbs(absPath) {
+		return FileDigest{}, fmt.Errorf("digest %s: path is not absolute", absPath)
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(absPath, &st); err != nil {
+		return FileDigest{}, &os.PathError{Op: "digest", Path: absPath, Err: err}
+	}
+	if err := checkRegular(absPath, &st); err != nil {
+		return FileDigest{}, err
+	}
+	key := keyOf(&st)
+	c.mu.RLock()
+	m, ok := c.memo.get(absPath)
+	c.mu.RUnlock()
+	if ok && m.trusted(key) {
+		return fileDigest(m.hash, &st), nil
+	}
+	return c.hash(absPath)
+}
+
+// hash reads the file and records its digest. The memo takes the stat of
+// the open file before reading, and only if the stat after reading is the
+// same: a file written while being read gets a digest for this run (the
+// test sees some version of it) but no memo.
+func (c *DigestCache) hash(absPath string) (FileDigest, error) {
+	recorded := c.now().UnixNano()
+	f, err := os.Open(absPath)
+	if err != nil {
+		return FileDigest{}, fmt.Errorf("digest: %w", err)
+	}
+	defer f.Close()
+	var before, after unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &before); err != nil {
+		return FileDigest{}, &os.PathError{Op: "digest", Path: absPath, Err: err}
+	}
+	if err := checkRegular(absPath, &before); err != nil {
+		return FileDigest{}, err
+	}
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return FileDigest{}, fmt.Errorf("digest: %w", err)
+	}
+	c.hashed.Add(1)
+	var sum [sha256.Size]byte
+	h.Sum(sum[:0])
+	if err := unix.Fstat(int(f.Fd()), &after); err != nil {
+		return FileDigest{}, &os.PathError{Op: "digest", Path: absPath, Err: err}
+	}
+	if k := keyOf(&before); k == keyOf(&after) {
+		c.mu.Lock()
+		c.memo.set(absPath, digestMemo{stat: k, recorded: recorded, hash: sum})
+		c.dirty = true
+		c.mu.Unlock()
+	}
+	return fileDigest(sum, &before), nil
+}
+
+func checkRegular(path string, st *unix.Stat_t) error {
+	if uint32(st.Mode)&unix.S_IFMT != unix.S_IFREG {
+		return fmt.Errorf("digest %s: not a regular file", path)
+	}
+	return nil
+}
+
+func keyOf(st *unix.Stat_t) statKey {
+	return statKey{
+		size:  int64(st.Size),
+		mtime: st.Mtim.Nano(),
+		ctime: st.Ctim.Nano(),
+		ino:   uint64(st.Ino),
+	}
+}
+
+func fileDigest(sum [sha256.Size]byte, st *unix.Stat_t) FileDigest {
+	return FileDigest{
+		Hash:       hex.EncodeToString(sum[:]),
+		Size:       int64(st.Size),
+		Executable: uint32(st.Mode)&0o111 != 0,
+	}
+}
+
+// Save writes the memo file if any digest was computed since it was loaded,
+// through a temp file and a rename, so a reader never sees half a file.
+func (c *DigestCache) Save() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.dirty {
+		return nil
+	}
+	dir := filepath.Dir(c.path)
+	if err := os.MkdirAll(dir, 0o777); err != nil {
+		return fmt.Errorf("digest cache: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(c.path)+"-*")
+	if err != nil {
+		return fmt.Errorf("digest cache: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 1<<16)
+	err = encodeDigestMemo(w, &c.memo)
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), c.path)
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return fmt.Errorf("digest cache: %w", err)
+	}
+	c.dirty = false
+	return nil
+}
+
+// The memo file is binary, to load 100k entries in milliseconds:
+//
+//	digestMagic | uvarint count | count × entry | CRC-32C of all before it
+//	entry = uvarint len(path) | path | varint size | varint mtime |
+//	        varint ctime | uvarint ino | varint recorded | 32-byte hash
+//
+// CRC-32C rather than SHA-256: it guards against truncation and bit rot,
+// not attack, and costs a fraction of a millisecond on megabytes.
+var digestMagic = []byte("suitedg1")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func encodeDigestMemo(w io.Writer, memo *memoTable) error {
+	crc := crc32.New(castagnoli)
+	mw := io.MultiWriter(w, crc)
+	buf := make([]byte, 0, 256)
+	buf = append(buf, digestMagic...)
+	buf = binary.AppendUvarint(buf, uint64(len(memo.paths)))
+	for i, path := range memo.paths {
+		m := &memo.memos[i]
+		buf = binary.AppendUvarint(buf, uint64(len(path)))
+		buf = append(buf, path...)
+		buf = binary.AppendVarint(buf, m.stat.size)
+		buf = binary.AppendVarint(buf, m.stat.mtime)
+		buf = binary.AppendVarint(buf, m.stat.ctime)
+		buf = binary.AppendUvarint(buf, m.stat.ino)
+		buf = binary.AppendVarint(buf, m.recorded)
+		buf = append(buf, m.hash[:]...)
+		if len(buf) >= 32<<10 {
+			if _, err := mw.Write(buf); err != nil {
+				return err
+			}
+			buf = buf[:0]
+		}
+	}
+	if _, err := mw.Write(buf); err != nil {
+		return err
+	}
+	_, err := w.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
+	return err
+}
+
+var errCorruptMemo = errors.New("corrupt digest memo")
+
+func decodeDigestMemo(data []byte) (memoTable, error) {
+	var none memoTable
+	if len(data) < len(digestMagic)+4 || !bytes.HasPrefix(data, digestMagic) {
+		return none, errCorruptMemo
+	}
+	body, sum := data[:len(data)-4], data[len(data)-4:]
+	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(sum) {
+		return none, errCorruptMemo
+	}
+	// One string for all paths: each key is a substring of it, so loading
+	// allocates once for the paths instead of once per entry.
+	text := string(body)
+	off := len(digestMagic)
+	failed := false
+	uvarint := func() uint64 {
+		v, n := binary.Uvarint(body[off:])
+		if n <= 0 {
+			failed = true
+			return 0
+		}
+		off += n
+		return v
+	}
+	varint := func() int64 {
+		v, n := binary.Varint(body[off:])
+		if n <= 0 {
+			failed = true
+			return 0
+		}
+		off += n
+		return v
+	}
+	count := uvarint()
+	// Each entry takes at least 38 bytes; a count beyond that is a lie.
+	if failed || count > uint64(len(body))/38 {
+		return none, errCorruptMemo
+	}
+	memo := newMemoTable(int(count))
+	for range count {
+		n := uvarint()
+		if failed || n > uint64(len(body)-off) {
+			return none, errCorruptMemo
+		}
+		path := text[off : off+int(n)]
+		off += int(n)
+		var m digestMemo
+		m.stat.size = varint()
+		m.stat.mtime = varint()
+		m.stat.ctime = varint()
+		m.stat.ino = uvarint()
+		m.recorded = varint()
+		if failed || len(body)-off < sha256.Size {
+			return none, errCorruptMemo
+		}
+		copy(m.hash[:], body[off:])
+		off += sha256.Size
+		memo.set(path, m)
+	}
+	if off != len(body) {
+		return none, errCorruptMemo
+	}
+	return memo, nil
+}
