@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -39,6 +41,9 @@ type processTree interface {
 const logDrainDelay = 2 * time.Second
 
 func execute(ctx context.Context, s *Spec, lay layout, env []string, log *tailLog, opt options) (Result, error) {
+	if ctx.Err() != nil {
+		return Result{Status: Interrupted, ExitCode: -1}, nil
+	}
 	path, err := lookPath(s.Argv[0], lay.cwd, s.Env)
 	if err != nil {
 		fmt.Fprintf(log, "suite: cannot run the test: %v\n", err)

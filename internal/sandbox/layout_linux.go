@@ -1,3 +1,5 @@
+//go:build linux
+
 package sandbox
 
 import (
@@ -30,8 +32,8 @@ func newLayout(scratch, pkg string) layout {
 		execRoot:   root,
 		cwd:        filepath.Join(root, pkg),
 		tmpDir:     filepath.Join(scratch, "tmp"),
-		xmlFile:    filepath.Join(scratch, "out", "test.xml"),
-		outputsDir: filepath.Join(scratch, "out", "undeclared"),
+		xmlFile:    filepath.Join(scratch, "test.xml"),
+		outputsDir: filepath.Join(scratch, "undeclared"),
 	}
 }
 

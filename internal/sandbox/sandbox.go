@@ -4,16 +4,15 @@
 // that is killed whole on timeout, on cancellation and when the test's main
 // process exits. See README.md for the lifecycle.
 //
-// A binary that calls Run must import this package (it does, by calling Run):
-// the package's init function turns a re-executed copy of the binary into the
-// sandbox's pid-1 init (see initmode_linux.go), so main needs no hook.
+// A binary that calls Run needs no hook in main: the package's init function
+// turns a re-executed copy of the binary into the sandbox's pid-1 init (see
+// initmode_linux.go). Only Linux is supported; elsewhere Run returns an error.
 package sandbox
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -117,47 +116,6 @@ type options struct {
 // started or times out is a Result.
 func Run(ctx context.Context, s Spec) (Result, error) {
 	return run(ctx, s, options{})
-}
-
-func run(ctx context.Context, s Spec, opt options) (res Result, err error) {
-	if err := s.normalize(); err != nil {
-		return Result{}, err
-	}
-	if err := os.MkdirAll(s.ScratchDir, 0o755); err != nil {
-		return Result{}, fmt.Errorf("sandbox: %w", err)
-	}
-	if !s.KeepScratch {
-		defer func() {
-			if rmErr := removeAll(s.ScratchDir); rmErr != nil && err == nil {
-				err = fmt.Errorf("sandbox: removing scratch directory: %w", rmErr)
-			}
-		}()
-	}
-	lay := newLayout(s.ScratchDir, s.Package)
-	if err := lay.create(s.Workspace, s.Inputs); err != nil {
-		return Result{}, err
-	}
-	log, err := newTailLog(s.LogPath, filepath.Join(s.ScratchDir, "log.segment"), s.LogLimit)
-	if err != nil {
-		return Result{}, err
-	}
-	env := s.environ(lay)
-	res, err = execute(ctx, &s, lay, env, log, opt)
-	total, truncated, logErr := log.finish()
-	res.LogBytes, res.LogTruncated = total, truncated
-	if err != nil {
-		return res, err
-	}
-	if logErr != nil {
-		return res, fmt.Errorf("sandbox: writing log: %w", logErr)
-	}
-	if res.WroteXML, err = collectXML(lay.xmlFile, s.XMLPath); err != nil {
-		return res, err
-	}
-	if err := moveOutputs(lay.outputsDir, s.OutputsDir); err != nil {
-		return res, err
-	}
-	return res, nil
 }
 
 func (s *Spec) normalize() error {
