@@ -98,7 +98,7 @@ type Result struct {
 	Duration     time.Duration
 	LogBytes     int64 // bytes the test wrote in all
 	LogTruncated bool  // LogBytes exceeded the limit; only the tail was kept
-	WroteXML     bool  // the test wrote XML_OUTPUT_FILE (copied to Spec.XMLPath)
+	WroteXML     bool  // the test wrote XML_OUTPUT_FILE (now at Spec.XMLPath)
 	// Warnings are for the caller to print once per run, e.g. that the kernel
 	// refused namespaces; execution code never prints.
 	Warnings []string
