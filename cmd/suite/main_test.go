@@ -1,8 +1,14 @@
 package main
 
 import (
+	"encoding/json"
 	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 )
@@ -22,7 +28,127 @@ func TestScript(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			// Keep each script's cache private and out of the real home.
 			env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
+			env.Setenv("CI", os.Getenv("CI"))
+			// Share the host's Go caches so scripts running go test are fast.
+			for _, v := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "HOME"} {
+				if val, ok := os.LookupEnv(v); ok && v != "HOME" {
+					env.Setenv(v, val)
+				}
+			}
 			return nil
 		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"noproc":        cmdNoProc,
+			"maxconcurrent": cmdMaxConcurrent,
+			"waitfile":      cmdWaitFile,
+			"order":         cmdOrder,
+		},
 	})
+}
+
+// noproc MARKER: no running process has MARKER in its command line.
+func cmdNoProc(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: noproc MARKER")
+	}
+	var found []string
+	// A killed process may take a moment to be reaped by its parent.
+	for deadline := time.Now().Add(3 * time.Second); ; {
+		found = processesWith(args[0])
+		if len(found) == 0 || neg || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if neg != (len(found) > 0) {
+		ts.Fatalf("processes with %q: %v", args[0], found)
+	}
+}
+
+func processesWith(marker string) []string {
+	var found []string
+	entries, _ := os.ReadDir("/proc")
+	self := strconv.Itoa(os.Getpid())
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil || e.Name() == self {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		if stat, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "stat")); strings.Contains(string(stat), ") Z ") {
+			continue // a zombie is already dead
+		}
+		cmd := strings.ReplaceAll(string(b), "\x00", " ")
+		if strings.Contains(cmd, marker) && !strings.Contains(cmd, "noproc") {
+			found = append(found, e.Name()+": "+cmd)
+		}
+	}
+	return found
+}
+
+// maxconcurrent TRACE N: at most N spans of the Chrome trace overlap, and
+// N of them do at some moment.
+func cmdMaxConcurrent(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: maxconcurrent TRACE N")
+	}
+	var trace struct {
+		TraceEvents []struct {
+			Ph  string `json:"ph"`
+			Ts  int64  `json:"ts"`
+			Dur int64  `json:"dur"`
+		} `json:"traceEvents"`
+	}
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &trace))
+	type edge struct {
+		t     int64
+		delta int
+	}
+	var edges []edge
+	for _, e := range trace.TraceEvents {
+		if e.Ph == "X" {
+			edges = append(edges, edge{e.Ts, 1}, edge{e.Ts + e.Dur, -1})
+		}
+	}
+	sort.Slice(edges, func(i, j int) bool {
+		if edges[i].t != edges[j].t {
+			return edges[i].t < edges[j].t
+		}
+		return edges[i].delta < edges[j].delta // an end before a start at the same instant
+	})
+	cur, peak := 0, 0
+	for _, e := range edges {
+		cur += e.delta
+		peak = max(peak, cur)
+	}
+	want, _ := strconv.Atoi(args[1])
+	if (peak == want) == neg {
+		ts.Fatalf("peak concurrency %d, want %d", peak, want)
+	}
+}
+
+// waitfile PATH: wait up to 20s for PATH to exist.
+func cmdWaitFile(ts *testscript.TestScript, neg bool, args []string) {
+	p := ts.MkAbs(args[0])
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(p); err == nil {
+			return
+		}
+	}
+	ts.Fatalf("%s did not appear", args[0])
+}
+
+// order JSONFILE OUTFILE: writes the labels of the test_result events of a
+// --json file, one per line, in order.
+func cmdOrder(ts *testscript.TestScript, neg bool, args []string) {
+	var labels []string
+	for _, line := range strings.Split(ts.ReadFile(args[0]), "\n") {
+		var ev struct{ Event, Label string }
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Event == "test_result" {
+			labels = append(labels, ev.Label)
+		}
+	}
+	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(strings.Join(labels, "\n")+"\n"), 0o644))
 }
