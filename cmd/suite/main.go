@@ -121,6 +121,9 @@ parallel, and skips every test whose inputs have not changed since it last passe
 		newMarksCmd(g),
 		newFmtCmd(g),
 		newLintCmd(g),
+		newWhyCmd(g),
+		newLogCmd(g),
+		newCacheCmd(g),
 		newVersionCmd(),
 	)
 	return root

@@ -33,7 +33,7 @@ type runFlags struct {
 	seed, order             string
 	failFast, lf, ff        bool
 	runsPerTest             int
-	dryRun                  bool
+	dryRun, noCache         bool
 	output                  string
 	junit, jsonOut, profile string
 }
@@ -67,6 +67,7 @@ the current package and everything below it run. Logs are kept under
 	fl.BoolVar(&f.lf, "lf", false, "run only the tests that failed last time (all when none did)")
 	fl.BoolVar(&f.ff, "ff", false, "run the tests that failed last time first")
 	fl.IntVar(&f.runsPerTest, "runs-per-test", 1, "run each test `N` times (each run is its own action)")
+	fl.BoolVar(&f.noCache, "no-cache", false, "run every test, even those with a cached pass (passes are still stored)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the actions that would run, in order, and run nothing")
 	fl.StringVar(&f.output, "output", report.OutputErrors, "errors | all | summary")
 	fl.StringVar(&f.junit, "junit", "", "write one JUnit XML report of the run to `FILE`")
@@ -232,14 +233,31 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		}
 	}()
 
+	res, err := s.openResults()
+	var rc *sched.ResultCache
+	if err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: cache unavailable, every test runs: %v\n", err)
+	} else {
+		rc = &sched.ResultCache{Keyer: res.keyer, Store: res.store, Index: res.index, History: history, NoLookup: f.noCache}
+	}
+
 	ex := &sched.SandboxExecutor{
 		Workspace: root, WorkspaceName: s.graph.Config.Name, OutputBase: outBase,
 		ScratchBase: scratch, Grace: f.grace,
 	}
 	end := sched.Run(ctx, actions, ex, sched.Options{
 		Jobs: jobs, Seed: seed, Order: order, FailFast: f.failFast, Suite: suiteName,
-		Budget: budget, Selected: len(tests), Partial: true, History: history,
+		Budget: budget, Selected: len(tests), Partial: true, History: history, Cache: rc,
 	}, report.Fan(handlers...))
+
+	if res != nil {
+		if err := res.save(); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: recording cache state: %v\n", err)
+		}
+		if err := res.store.MaybeTrim(); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: trimming the cache: %v\n", err)
+		}
+	}
 
 	if err := history.Save(); err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: recording history: %v\n", err)

@@ -36,8 +36,10 @@ type Outcome struct {
 	Duration time.Duration
 	LogPath  string // absolute path of the kept log, "" if none
 	XMLPath  string // absolute path of the kept XML, "" if none
-	Cases    []cases.Case
-	Warnings []string
+	// OutputsDir holds the undeclared outputs, "" if none.
+	OutputsDir string
+	Cases      []cases.Case
+	Warnings   []string
 }
 
 // Event is something the scheduler reports. Consumers (terminal, JSON,

@@ -100,6 +100,9 @@ func (e *SandboxExecutor) Execute(ctx context.Context, a *action.Action, attempt
 			}
 		}
 	}
+	if fi, err := os.Stat(outputs); err == nil && fi.IsDir() {
+		o.OutputsDir = outputs
+	}
 	if res.WroteXML {
 		o.XMLPath = xmlPath
 		if data, err := os.ReadFile(xmlPath); err == nil {

@@ -9,7 +9,9 @@ package sched
 import (
 	"container/heap"
 	"context"
+	"runtime"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/suite-run/suite/internal/action"
@@ -32,7 +34,10 @@ type Options struct {
 	Selected int  // tests selected
 	Partial  bool // the run covers part of the workspace: keep other tests' recorded failures
 	History  *History
-	Now      func() time.Time // the clock; time.Now when nil
+	// Cache, when set, is asked before each action runs; hits never take
+	// a worker slot. Clean first-attempt passes are stored in it.
+	Cache *ResultCache
+	Now   func() time.Time // the clock; time.Now when nil
 }
 
 type msgKind int
@@ -79,8 +84,12 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 	emit(RunStart{Suite: o.Suite, Seed: o.Seed, Jobs: jobs, Order: o.Order, Selected: o.Selected,
 		Actions: len(actions), Expected: Predict(estimates, jobs), Time: start})
 
-	d := &dispatcher{ctx: ctx, ex: ex, seed: o.Seed, now: now, emit: emit, history: h,
+	d := &dispatcher{ctx: ctx, ex: ex, seed: o.Seed, now: now, emit: emit, history: h, cache: o.Cache,
 		failFast: o.FailFast, msgs: make(chan msg), results: map[*action.Action]ActionEnd{}}
+	if o.Cache != nil {
+		parallel = d.skipHits(parallel)
+		exclusive = d.skipHits(exclusive)
+	}
 	d.phase(parallel, jobs, func(a *action.Action) int { return min(max(a.CPUs, 1), jobs) })
 	d.phase(exclusive, jobs, func(*action.Action) int { return jobs })
 
@@ -100,6 +109,7 @@ type dispatcher struct {
 	now      func() time.Time
 	emit     func(Event)
 	history  *History
+	cache    *ResultCache
 	failFast bool
 	stopping bool
 	msgs     chan msg
@@ -164,6 +174,47 @@ func (d *dispatcher) phase(queue []*action.Action, jobs int, need func(*action.A
 	}
 }
 
+// skipHits looks the actions up in the cache, several at once, reports
+// every hit as finished, and returns the misses in their order.
+func (d *dispatcher) skipHits(actions []*action.Action) []*action.Action {
+	type hit struct {
+		o  Outcome
+		ok bool
+	}
+	hits := make([]hit, len(actions))
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				hits[i].o, hits[i].ok = d.cache.Lookup(actions[i])
+			}
+		}()
+	}
+	for i := range actions {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, w := range d.cache.TakeWarnings() {
+		d.emit(Warning{Msg: w})
+	}
+	var misses []*action.Action
+	t := d.now()
+	for i, a := range actions {
+		if !hits[i].ok {
+			misses = append(misses, a)
+			continue
+		}
+		ev := ActionEnd{Action: a, Slot: -1, Attempts: 0, Outcome: hits[i].o, Start: t, End: t}
+		d.results[a] = ev
+		d.emit(ev)
+	}
+	return misses
+}
+
 func take(free []bool, n int) []int {
 	var slots []int
 	for i, f := range free {
@@ -189,6 +240,10 @@ func (d *dispatcher) runAction(a *action.Action, slots []int) {
 		attempt++
 		d.msgs <- msg{kind: msgStart, a: a, slots: slots, attempt: attempt, time: d.now()}
 		o = d.ex.Execute(d.ctx, a, attempt, slots[0], d.seed)
+		if attempt == 1 && d.cache != nil {
+			d.cache.Save(a, o, d.now().Add(-o.Duration))
+			o.Warnings = append(o.Warnings, d.cache.TakeWarnings()...)
+		}
 		if o.Status == Passed || o.Status == Skipped || o.Status == Interrupted || d.ctx.Err() != nil {
 			break
 		}

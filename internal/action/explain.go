@@ -1,0 +1,89 @@
+package action
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// Explain says, in words, what differs between two keys' manifests: old is
+// the key of the last cached pass, cur the key of the last run. It returns
+// nil when they are the same key.
+func Explain(old, cur Manifest) []string {
+	if old.Key == cur.Key {
+		return nil
+	}
+	var out []string
+	diffMaps("input file", old.Inputs, cur.Inputs, &out)
+	diffMaps("env", old.Env, cur.Env, &out)
+	diffMaps("tool", old.Tools, cur.Tools, &out)
+	if strings.Join(old.Argv, "\x00") != strings.Join(cur.Argv, "\x00") {
+		n := max(len(old.Argv), len(cur.Argv))
+		for i := 0; i < n; i++ {
+			o, c := at(old.Argv, i), at(cur.Argv, i)
+			if o != c {
+				out = append(out, fmt.Sprintf("argv[%d] changed: %s -> %s", i, o, c))
+			}
+		}
+	}
+	if old.Salt != cur.Salt {
+		out = append(out, fmt.Sprintf("settings changed (network mode, skip exit codes or suite version): %s -> %s", old.Salt, cur.Salt))
+	}
+	if len(out) == 0 {
+		out = append(out, "the platform or output paths changed (another machine, OS or suite version)")
+	}
+	return out
+}
+
+func at(xs []string, i int) string {
+	if i < len(xs) {
+		return fmt.Sprintf("%q", xs[i])
+	}
+	return "(none)"
+}
+
+func diffMaps(what string, old, cur map[string]string, out *[]string) {
+	keys := map[string]bool{}
+	for k := range old {
+		keys[k] = true
+	}
+	for k := range cur {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		o, inOld := old[k]
+		c, inCur := cur[k]
+		switch {
+		case !inOld:
+			*out = append(*out, fmt.Sprintf("%s added: %s", what, k))
+		case !inCur:
+			*out = append(*out, fmt.Sprintf("%s removed: %s", what, k))
+		case o != c:
+			*out = append(*out, fmt.Sprintf("%s changed: %s (%s)", what, k, change(what, o, c)))
+		}
+	}
+}
+
+// change describes one value's change without dumping digests at the user
+// unless that is all there is.
+func change(what, o, c string) string {
+	switch what {
+	case "env":
+		return fmt.Sprintf("%q -> %q", o, c)
+	case "input file":
+		ox, cx := strings.HasSuffix(o, " +x"), strings.HasSuffix(c, " +x")
+		if ox != cx && strings.TrimSuffix(o, " +x") == strings.TrimSuffix(c, " +x") {
+			if cx {
+				return "became executable"
+			}
+			return "no longer executable"
+		}
+		return "content"
+	}
+	return fmt.Sprintf("%s -> %s", o, c)
+}

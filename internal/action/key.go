@@ -1,0 +1,320 @@
+package action
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+
+	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/suite-run/suite/internal/workspace"
+)
+
+// KeyVersion changes whenever what goes into a key changes meaning, so old
+// cache entries are never mistaken for new ones.
+const KeyVersion = "suite-key-1"
+
+// Per-run paths are replaced by these placeholders in the Command, so the
+// key does not change with the scratch directory a run happens to use.
+const (
+	placeholderExecRoot = "${TEST_SRCDIR}"
+	placeholderTmp      = "${TEST_TMPDIR}"
+	placeholderXML      = "${XML_OUTPUT_FILE}"
+	placeholderOutputs  = "${TEST_UNDECLARED_OUTPUTS_DIR}"
+)
+
+// Output paths, relative to the working directory, as the Command declares them.
+const (
+	OutputXML     = "test.xml"
+	OutputOutputs = "outputs"
+)
+
+// Key is an action's identity in the cache: the SHA-256 of its REAPI
+// Action, which covers the Command (argv, sorted environment, outputs,
+// platform), the Merkle tree of its inputs and tools, and a salt for the
+// settings REAPI has no field for (network mode, skip exit codes).
+//
+// Not in the key, by design: the timeout, the seed, the worker slot, the
+// attempt, the marks (except through argv), and the cpus/exclusive
+// scheduling hints. None of them changes what a passing test computes.
+type Key struct {
+	Hash     string // hex SHA-256 of the serialized Action
+	Digest   *repb.Digest
+	Action   *repb.Action
+	Command  *repb.Command
+	Manifest Manifest
+	// Dirs are the input tree's Directory messages by digest hash, and
+	// Files the host path of each input blob, for uploading to a remote.
+	Dirs  map[string]*repb.Directory
+	Files map[string]string
+}
+
+// Manifest is the key's material in plain form, kept to explain a miss.
+type Manifest struct {
+	Key    string            `json:"key"`
+	Argv   []string          `json:"argv"`
+	Env    map[string]string `json:"env"`
+	Inputs map[string]string `json:"inputs"` // path -> "sha256/size", "+x" when executable
+	Tools  map[string]string `json:"tools"`  // name -> "path sha256/size"
+	Salt   string            `json:"salt"`
+}
+
+// Keyer computes keys. It is safe for concurrent use.
+type Keyer struct {
+	Root          string // absolute workspace root
+	WorkspaceName string
+	Digests       *workspace.DigestCache
+	// Platform properties (remote_exec_properties) beside OSFamily and ISA.
+	Platform map[string]string
+
+	tools sync.Map // "PATH\x00name" -> toolInfo
+}
+
+type toolInfo struct {
+	path string
+	d    workspace.FileDigest
+	err  error
+}
+
+// Key computes the action's key, hashing only files whose stat changed
+// since they were last hashed.
+func (k *Keyer) Key(a *Action) (*Key, error) {
+	m := Manifest{Argv: a.Argv, Env: map[string]string{}, Inputs: make(map[string]string, len(a.Inputs)), Tools: map[string]string{}}
+	tree := newTree()
+	files := make(map[string]string, len(a.Inputs))
+	for _, in := range a.Inputs {
+		d, err := k.Digests.Digest(filepath.Join(k.Root, filepath.FromSlash(in)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: input %s: %w", a.ID(), in, err)
+		}
+		tree.add(in, d)
+		m.Inputs[in] = describe(d)
+		files[d.Hash] = filepath.Join(k.Root, filepath.FromSlash(in))
+	}
+	for _, name := range a.Test.Tools {
+		t := k.tool(a.Env["PATH"], name)
+		if t.err != nil {
+			m.Tools[name] = "not found: " + t.err.Error()
+			continue
+		}
+		m.Tools[name] = t.path + " " + describe(t.d)
+		// Tools live in the key's tree under a folder no input can use
+		// (labels may not start with "."), so a changed binary misses.
+		tree.add(path.Join(".suite-tools", name), t.d)
+		files[t.d.Hash] = t.path
+	}
+
+	cmd := &repb.Command{
+		Arguments:        a.Argv,
+		WorkingDirectory: a.Label.Pkg,
+		OutputPaths:      []string{OutputXML, OutputOutputs},
+		Platform:         k.platform(),
+	}
+	env := k.environment(a)
+	names := make([]string, 0, len(env))
+	for n := range env {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		cmd.EnvironmentVariables = append(cmd.EnvironmentVariables, &repb.Command_EnvironmentVariable{Name: n, Value: env[n]})
+		m.Env[n] = env[n]
+	}
+	cmdBytes, err := marshal(cmd)
+	if err != nil {
+		return nil, err
+	}
+	dirs := map[string]*repb.Directory{}
+	root, err := tree.digest(dirs)
+	if err != nil {
+		return nil, err
+	}
+	m.Salt = salt(a)
+	act := &repb.Action{
+		CommandDigest:   digestOf(cmdBytes),
+		InputRootDigest: root,
+		DoNotCache:      !a.Cacheable,
+		Salt:            []byte(m.Salt),
+		Platform:        cmd.Platform,
+	}
+	actBytes, err := marshal(act)
+	if err != nil {
+		return nil, err
+	}
+	d := digestOf(actBytes)
+	m.Key = d.Hash
+	return &Key{Hash: d.Hash, Digest: d, Action: act, Command: cmd, Manifest: m, Dirs: dirs, Files: files}, nil
+}
+
+// environment is what the test will see, with per-run values replaced by
+// placeholders and cache locations left out.
+func (k *Keyer) environment(a *Action) map[string]string {
+	env := map[string]string{}
+	for n, v := range a.Env {
+		if !CacheOnlyVars[n] {
+			env[n] = v
+		}
+	}
+	env["TEST_TARGET"] = a.Label.String()
+	env["TEST_WORKSPACE"] = k.WorkspaceName
+	env["TEST_SRCDIR"] = placeholderExecRoot
+	env["TEST_TMPDIR"] = placeholderTmp
+	env["HOME"] = placeholderTmp
+	env["TMPDIR"] = placeholderTmp
+	env["TZ"] = "UTC"
+	env["XML_OUTPUT_FILE"] = placeholderXML
+	env["TEST_UNDECLARED_OUTPUTS_DIR"] = placeholderOutputs
+	if a.Shards > 1 {
+		env["TEST_SHARD_INDEX"] = strconv.Itoa(a.Shard)
+		env["TEST_TOTAL_SHARDS"] = strconv.Itoa(a.Shards)
+	}
+	return env
+}
+
+// platform lists the properties sorted by name, as REAPI requires.
+func (k *Keyer) platform() *repb.Platform {
+	props := map[string]string{"OSFamily": runtime.GOOS, "ISA": runtime.GOARCH}
+	for n, v := range k.Platform {
+		props[n] = v
+	}
+	names := make([]string, 0, len(props))
+	for n := range props {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	p := &repb.Platform{}
+	for _, n := range names {
+		p.Properties = append(p.Properties, &repb.Platform_Property{Name: n, Value: props[n]})
+	}
+	return p
+}
+
+// salt carries what changes a result but has no REAPI field.
+func salt(a *Action) string {
+	var codes []string
+	for _, c := range a.Test.SkipExitCodes {
+		codes = append(codes, strconv.Itoa(c))
+	}
+	return fmt.Sprintf("%s;network=%s;skip=%s", KeyVersion, a.Network, strings.Join(codes, ","))
+}
+
+func (k *Keyer) tool(pathVar, name string) toolInfo {
+	id := pathVar + "\x00" + name
+	if t, ok := k.tools.Load(id); ok {
+		return t.(toolInfo)
+	}
+	t := toolInfo{}
+	t.path, t.err = lookPath(pathVar, name)
+	if t.err == nil {
+		if real, err := filepath.EvalSymlinks(t.path); err == nil {
+			t.d, t.err = k.Digests.Digest(real)
+		} else {
+			t.err = err
+		}
+	}
+	k.tools.Store(id, t)
+	return t
+}
+
+// lookPath finds an executable in the test's PATH, not the host's.
+func lookPath(pathVar, name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return name, nil
+	}
+	for _, dir := range filepath.SplitList(pathVar) {
+		if dir == "" {
+			continue
+		}
+		p := filepath.Join(dir, name)
+		if fi, err := os.Stat(p); err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%q is not in the test's PATH", name)
+}
+
+func describe(d workspace.FileDigest) string {
+	s := d.Hash + "/" + strconv.FormatInt(d.Size, 10)
+	if d.Executable {
+		s += " +x"
+	}
+	return s
+}
+
+func marshal(m proto.Message) ([]byte, error) {
+	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
+}
+
+func digestOf(b []byte) *repb.Digest {
+	sum := sha256.Sum256(b)
+	return &repb.Digest{Hash: hex.EncodeToString(sum[:]), SizeBytes: int64(len(b))}
+}
+
+// tree is the input root being assembled, a folder at a time.
+type tree struct {
+	files map[string]workspace.FileDigest
+	dirs  map[string]*tree
+}
+
+func newTree() *tree {
+	return &tree{files: map[string]workspace.FileDigest{}, dirs: map[string]*tree{}}
+}
+
+func (t *tree) add(p string, d workspace.FileDigest) {
+	dir, file := path.Split(p)
+	cur := t
+	for _, c := range strings.Split(strings.TrimSuffix(dir, "/"), "/") {
+		if c == "" {
+			continue
+		}
+		next := cur.dirs[c]
+		if next == nil {
+			next = newTree()
+			cur.dirs[c] = next
+		}
+		cur = next
+	}
+	cur.files[file] = d
+}
+
+// digest builds the REAPI Directory messages bottom up (children sorted
+// by name, as REAPI requires) and returns the root's digest.
+func (t *tree) digest(out map[string]*repb.Directory) (*repb.Digest, error) {
+	dir := &repb.Directory{}
+	for _, name := range sortedKeys(t.files) {
+		d := t.files[name]
+		dir.Files = append(dir.Files, &repb.FileNode{Name: name, Digest: &repb.Digest{Hash: d.Hash, SizeBytes: d.Size}, IsExecutable: d.Executable})
+	}
+	for _, name := range sortedKeys(t.dirs) {
+		d, err := t.dirs[name].digest(out)
+		if err != nil {
+			return nil, err
+		}
+		dir.Directories = append(dir.Directories, &repb.DirectoryNode{Name: name, Digest: d})
+	}
+	b, err := marshal(dir)
+	if err != nil {
+		return nil, err
+	}
+	d := digestOf(b)
+	out[d.Hash] = dir
+	return d, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

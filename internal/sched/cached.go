@@ -1,0 +1,324 @@
+package sched
+
+import (
+	"encoding/json"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/suite-run/suite/internal/action"
+	"github.com/suite-run/suite/internal/cache"
+)
+
+// Store is where results live: the local cache, or the local cache in
+// front of a remote one.
+type Store interface {
+	GetActionResult(key string) (*repb.ActionResult, error)
+	PutActionResult(key string, r *repb.ActionResult) error
+	PutFile(path string) (*repb.Digest, error)
+	PutBlob(data []byte) (*repb.Digest, error)
+	GetBlob(d *repb.Digest) ([]byte, error)
+	BlobPath(d *repb.Digest) (string, error)
+}
+
+// ResultCache decides, before an action runs, whether a stored result
+// stands for it, and stores clean results after.
+type ResultCache struct {
+	Keyer    *action.Keyer
+	Store    Store
+	Index    *KeyIndex
+	History  *History // learns durations from hits
+	NoLookup bool     // --no-cache: run everything, still store passes
+
+	keys     sync.Map // *action.Action -> *action.Key
+	mu       sync.Mutex
+	warnings []string
+	warned   map[string]bool
+}
+
+func (c *ResultCache) warn(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.warned == nil {
+		c.warned = map[string]bool{}
+	}
+	if !c.warned[msg] {
+		c.warned[msg] = true
+		c.warnings = append(c.warnings, msg)
+	}
+}
+
+// TakeWarnings returns the warnings gathered since the last call.
+func (c *ResultCache) TakeWarnings() []string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.warnings
+	c.warnings = nil
+	return w
+}
+
+// Key returns the action's key, computed once per run.
+func (c *ResultCache) Key(a *action.Action) (*action.Key, error) {
+	if k, ok := c.keys.Load(a); ok {
+		return k.(*action.Key), nil
+	}
+	k, err := c.Keyer.Key(a)
+	if err != nil {
+		return nil, err
+	}
+	c.keys.Store(a, k)
+	return k, nil
+}
+
+// Lookup returns the stored outcome for the action when there is a usable
+// one: a clean pass (or skip) whose recorded duration fits the current
+// timeout. Anything doubtful is a miss.
+func (c *ResultCache) Lookup(a *action.Action) (Outcome, bool) {
+	if !a.Cacheable {
+		return Outcome{}, false
+	}
+	k, err := c.Key(a)
+	if err != nil {
+		c.warn("%v (the test runs uncached)", err)
+		return Outcome{}, false
+	}
+	c.Index.sawRun(c, a.ID(), k)
+	if c.NoLookup {
+		return Outcome{}, false
+	}
+	r, err := c.Store.GetActionResult(k.Hash)
+	if err != nil {
+		if !cache.IsMiss(err) {
+			c.warn("cache: %v", err)
+		}
+		return Outcome{}, false
+	}
+	o := Outcome{Cached: true, ExitCode: int(r.ExitCode), Duration: resultDuration(r)}
+	switch {
+	case r.ExitCode == 0:
+		o.Status = Passed
+	case contains(a.Test.SkipExitCodes, int(r.ExitCode)):
+		o.Status = Skipped
+	default:
+		return Outcome{}, false // never stored by us; someone else's failure is not a hit
+	}
+	if a.Timeout > 0 && o.Duration > a.Timeout {
+		return Outcome{}, false
+	}
+	if r.StdoutDigest != nil {
+		if p, err := c.Store.BlobPath(r.StdoutDigest); err == nil {
+			o.LogPath = p
+		}
+	}
+	for _, f := range r.OutputFiles {
+		if f.Path == action.OutputXML {
+			if p, err := c.Store.BlobPath(f.Digest); err == nil {
+				o.XMLPath = p
+			}
+		}
+	}
+	if c.History != nil {
+		c.History.Learn(a.ID(), o.Duration)
+	}
+	c.Index.sawResult(a.ID(), k, true)
+	return o, true
+}
+
+func contains(xs []int, x int) bool {
+	for _, y := range xs {
+		if x == y {
+			return true
+		}
+	}
+	return false
+}
+
+func resultDuration(r *repb.ActionResult) time.Duration {
+	m := r.GetExecutionMetadata()
+	if m == nil || m.ExecutionStartTimestamp == nil || m.ExecutionCompletedTimestamp == nil {
+		return 0
+	}
+	return m.ExecutionCompletedTimestamp.AsTime().Sub(m.ExecutionStartTimestamp.AsTime())
+}
+
+// Save stores a clean result: the log, the XML and the undeclared outputs
+// as blobs, then the ActionResult naming them (blobs first, so an entry
+// never names a blob that is not there).
+func (c *ResultCache) Save(a *action.Action, o Outcome, start time.Time) {
+	if !a.Cacheable || (o.Status != Passed && o.Status != Skipped) {
+		return
+	}
+	k, err := c.Key(a)
+	if err != nil {
+		return
+	}
+	r := &repb.ActionResult{
+		ExitCode: int32(o.ExitCode),
+		ExecutionMetadata: &repb.ExecutedActionMetadata{
+			Worker:                      "local",
+			ExecutionStartTimestamp:     timestamppb.New(start),
+			ExecutionCompletedTimestamp: timestamppb.New(start.Add(o.Duration)),
+		},
+	}
+	if o.LogPath != "" {
+		d, err := c.Store.PutFile(o.LogPath)
+		if err != nil {
+			c.warn("cache: results not stored: %v", err)
+			return
+		}
+		r.StdoutDigest = d
+	}
+	if o.XMLPath != "" {
+		d, err := c.Store.PutFile(o.XMLPath)
+		if err != nil {
+			c.warn("cache: results not stored: %v", err)
+			return
+		}
+		r.OutputFiles = append(r.OutputFiles, &repb.OutputFile{Path: action.OutputXML, Digest: d})
+	}
+	if o.OutputsDir != "" {
+		err := filepath.WalkDir(o.OutputsDir, func(p string, e fs.DirEntry, err error) error {
+			if err != nil || !e.Type().IsRegular() {
+				return err
+			}
+			d, err := c.Store.PutFile(p)
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(o.OutputsDir, p)
+			r.OutputFiles = append(r.OutputFiles, &repb.OutputFile{Path: action.OutputOutputs + "/" + filepath.ToSlash(rel), Digest: d})
+			return nil
+		})
+		if err != nil && !os.IsNotExist(err) {
+			c.warn("cache: results not stored: %v", err)
+			return
+		}
+	}
+	if err := c.Store.PutActionResult(k.Hash, r); err != nil {
+		c.warn("cache: results not stored: %v", err)
+		return
+	}
+	c.Index.sawResult(a.ID(), k, false)
+}
+
+// KeyIndex remembers, per action, the key of its last run, whether that
+// run was a hit, and the key of the cached pass it could have reused (the
+// baseline), with their manifests stored as blobs, for `suite why`. It lives
+// in .suite/keys.json; a no-change rerun leaves it untouched.
+type KeyIndex struct {
+	path    string
+	mu      sync.Mutex
+	entries map[string]*IndexEntry
+	dirty   bool
+}
+
+// IndexEntry is one action's record. Manifests are "hash/size" blob refs.
+type IndexEntry struct {
+	LastKey          string `json:"last_key"`
+	LastManifest     string `json:"last_manifest"`
+	LastHit          bool   `json:"last_hit"`
+	PassKey          string `json:"pass_key"` // the latest cached pass
+	PassManifest     string `json:"pass_manifest"`
+	BaselineKey      string `json:"baseline_key"` // the latest pass when the last run's key was first seen
+	BaselineManifest string `json:"baseline_manifest"`
+}
+
+// LoadKeyIndex reads the index; a missing or broken file is empty.
+func LoadKeyIndex(path string) *KeyIndex {
+	ix := &KeyIndex{path: path, entries: map[string]*IndexEntry{}}
+	if b, err := os.ReadFile(path); err == nil {
+		_ = json.Unmarshal(b, &ix.entries)
+	}
+	return ix
+}
+
+// Entry returns the record of an action ID.
+func (ix *KeyIndex) Entry(id string) (IndexEntry, bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	e, ok := ix.entries[id]
+	if !ok {
+		return IndexEntry{}, false
+	}
+	return *e, true
+}
+
+func (ix *KeyIndex) sawRun(c *ResultCache, id string, k *action.Key) {
+	ix.mu.Lock()
+	e := ix.entries[id]
+	if e != nil && e.LastKey == k.Hash {
+		ix.mu.Unlock()
+		return // a no-change rerun writes nothing
+	}
+	ix.mu.Unlock()
+	b, err := json.Marshal(k.Manifest)
+	if err != nil {
+		return
+	}
+	d, err := c.Store.PutBlob(b)
+	if err != nil {
+		return
+	}
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if ix.entries[id] == nil {
+		ix.entries[id] = &IndexEntry{}
+	}
+	e = ix.entries[id]
+	e.BaselineKey, e.BaselineManifest = e.PassKey, e.PassManifest
+	e.LastKey, e.LastManifest, e.LastHit = k.Hash, fmt.Sprintf("%s/%d", d.Hash, d.SizeBytes), false
+	ix.dirty = true
+}
+
+// sawResult records that the last run's key now has a cached pass; hit
+// says the run reused it rather than producing it.
+func (ix *KeyIndex) sawResult(id string, k *action.Key, hit bool) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	e := ix.entries[id]
+	if e == nil || e.LastKey != k.Hash || (e.PassKey == k.Hash && e.LastHit == hit) {
+		return
+	}
+	e.PassKey, e.PassManifest, e.LastHit = e.LastKey, e.LastManifest, hit
+	ix.dirty = true
+}
+
+// Save writes the index if it changed.
+func (ix *KeyIndex) Save() error {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	if !ix.dirty {
+		return nil
+	}
+	b, err := json.Marshal(ix.entries)
+	if err != nil {
+		return err
+	}
+	return writeAtomic(ix.path, b)
+}
+
+func writeAtomic(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(b); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
