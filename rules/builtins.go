@@ -277,7 +277,7 @@ func (p *pkgState) resolveDeps(fn string, deps []string) ([]label.Label, error) 
 }
 
 var testAttrs = []string{"name", "cmd", "srcs?", "deps?", "env?", "marks?", "timeout?", "size?",
-	"attempts?", "shards?", "tools?", "exclusive?", "cpus?", "network?", "cache?", "skip_exit_codes?"}
+	"attempts?", "shards?", "tools?", "exclusive?", "cpus?", "network?", "cache?", "skip_exit_codes?", "case_marks?"}
 
 func testFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	p, err := pkgOnly(thread, b.Name())
@@ -340,6 +340,12 @@ func testFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		if err := p.ev.checkMark(fn, m); err != nil {
 			return nil, err
 		}
+	}
+	if t.CaseMarks, err = caseMarks(p, fn, t.Marks, a["case_marks"]); err != nil {
+		return nil, err
+	}
+	for _, cm := range t.CaseMarks {
+		t.Marks = append(t.Marks, cm...)
 	}
 	sort.Strings(t.Marks)
 	t.Marks = dedup(t.Marks)

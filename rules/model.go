@@ -72,6 +72,10 @@ type Test struct {
 	// SkipExitCodes are exit codes that mean "nothing to run" (pytest's 5:
 	// no test collected): the test is reported skipped, not failed.
 	SkipExitCodes []int
+	// CaseMarks are the mark sets of the cases inside the test (the tests
+	// of one pytest file), each including Marks; a mark expression selects
+	// the test when it matches one of them. Empty: Marks alone decide.
+	CaseMarks [][]string
 }
 
 // Group is a named group of input files declared by files().

@@ -38,6 +38,14 @@ func hasMarks(e *markexpr.Expr, t *Test) bool {
 	if e == nil {
 		return true
 	}
+	if len(t.CaseMarks) > 0 {
+		for _, marks := range t.CaseMarks {
+			if e.Eval(func(name string) bool { return contains(marks, name) }) {
+				return true
+			}
+		}
+		return false
+	}
 	return e.Eval(func(name string) bool { return contains(t.Marks, name) })
 }
 
