@@ -3,11 +3,19 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
+	"sync"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/suite-run/suite/internal/action"
+	"github.com/suite-run/suite/internal/sched"
+	"github.com/suite-run/suite/internal/workspace"
 	"github.com/suite-run/suite/rules"
 )
 
@@ -36,6 +44,7 @@ With neither, the current package and everything below it are listed.`,
 				return err
 			}
 			out := cmd.OutOrStdout()
+			status := s.cacheStatus(sel)
 			if f.json {
 				enc := json.NewEncoder(out)
 				for _, t := range sel.tests {
@@ -57,6 +66,8 @@ With neither, the current package and everything below it are listed.`,
 						Cmd:       t.Cmd,
 						Shards:    t.Shards,
 						Exclusive: t.Exclusive,
+						ExpectedS: status[t].expected.Seconds(),
+						Cached:    status[t].cached,
 					}); err != nil {
 						return err
 					}
@@ -64,7 +75,15 @@ With neither, the current package and everything below it are listed.`,
 			} else {
 				tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 				for _, t := range sel.tests {
-					fmt.Fprintf(tw, "%s\t%s\t%s\n", t.Label, strings.Join(t.Marks, ","), s.graph.EffectiveTimeout(t, 0, sel.suite))
+					st := status[t]
+					expected, cached := "-", ""
+					if st.known {
+						expected = st.expected.Round(time.Millisecond).String()
+					}
+					if st.cached {
+						cached = "cached"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", t.Label, strings.Join(t.Marks, ","), s.graph.EffectiveTimeout(t, 0, sel.suite), expected, cached)
 				}
 				tw.Flush()
 			}
@@ -90,6 +109,58 @@ type listEntry struct {
 	Cmd       []string `json:"cmd"`
 	Shards    int      `json:"shards"`
 	Exclusive bool     `json:"exclusive"`
+	ExpectedS float64  `json:"expected_s"` // from history; 0 when never run
+	Cached    bool     `json:"cached"`     // suite run would reuse a cached pass
+}
+
+type testStatus struct {
+	expected time.Duration
+	known    bool
+	cached   bool
+}
+
+// cacheStatus says, per selected test, its expected duration from history
+// and whether every one of its actions would be a cache hit.
+func (s *session) cacheStatus(sel *selection) map[*rules.Test]testStatus {
+	out := make(map[*rules.Test]testStatus, len(sel.tests))
+	history := sched.LoadHistory(filepath.Join(s.graph.Root, workspace.OutputDir, "history.json"))
+	actions := action.Build(s.graph, sel.tests, action.Options{Suite: sel.suite, LookupEnv: os.LookupEnv, ToolEnv: &action.ToolEnv{}})
+	var rc *sched.ResultCache
+	if res, err := s.openResults(); err == nil {
+		rc = &sched.ResultCache{Keyer: res.keyer, Store: res.store, Index: res.index}
+		defer res.digests.Save()
+	}
+	hits := make([]bool, len(actions))
+	if rc != nil {
+		var wg sync.WaitGroup
+		next := make(chan int)
+		for w := 0; w < runtime.GOMAXPROCS(0); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range next {
+					hits[i] = rc.Peek(actions[i])
+				}
+			}()
+		}
+		for i := range actions {
+			next <- i
+		}
+		close(next)
+		wg.Wait()
+	}
+	for i, a := range actions {
+		st, seen := out[a.Test]
+		if !seen {
+			st = testStatus{known: true, cached: true}
+		}
+		d, known := history.Duration(a.ID())
+		st.expected += d
+		st.known = st.known && known
+		st.cached = st.cached && hits[i]
+		out[a.Test] = st
+	}
+	return out
 }
 
 func newSuitesCmd(g *globalFlags) *cobra.Command {

@@ -137,6 +137,11 @@ func (g *grpcRemote) fail(ctx context.Context, call string, err error) error {
 	if IsMiss(err) {
 		return g.redact.wrap(err)
 	}
+	if ctx.Err() == nil && status.Code(err) == codes.DeadlineExceeded {
+		// The server gave up at the deadline we sent it, a moment
+		// before our own timer would have.
+		err = fmt.Errorf("remote cache did not answer within %v (%w)", g.timeout, err)
+	}
 	return g.redact.wrap(fmt.Errorf("%s %s: %w", call, g.describe, contextErr(ctx, err)))
 }
 

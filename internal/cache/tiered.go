@@ -88,12 +88,17 @@ func (t *Tiered) remoteUsable() bool {
 	return t.remote != nil && t.alive.Err() == nil
 }
 
-// remoteContext derives the context of one remote operation: it ends with
-// the caller's ctx or when the remote is given up on.
+// remoteContext derives the context of one remote operation: it ends when
+// the caller's ctx does or when the remote is given up on. The caller's
+// deadline is not passed on as such: a gRPC server would enforce it too and
+// could answer DeadlineExceeded a moment before ctx itself ends, which
+// would read as the remote being slow. Only the remote's own timeout goes
+// on the wire.
 func (t *Tiered) remoteContext(ctx context.Context) (context.Context, func()) {
-	rctx, cancel := context.WithCancelCause(ctx)
-	stop := context.AfterFunc(t.alive, func() { cancel(errRemoteDisabled) })
-	return rctx, func() { stop(); cancel(nil) }
+	rctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
+	stopCaller := context.AfterFunc(ctx, func() { cancel(context.Cause(ctx)) })
+	stopAlive := context.AfterFunc(t.alive, func() { cancel(errRemoteDisabled) })
+	return rctx, func() { stopCaller(); stopAlive(); cancel(nil) }
 }
 
 // failed decides what a remote error means. A miss is a miss. An error

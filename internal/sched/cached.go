@@ -77,6 +77,24 @@ func (c *ResultCache) Key(a *action.Action) (*action.Key, error) {
 	return k, nil
 }
 
+// Peek reports whether the action would be a cache hit, changing nothing.
+func (c *ResultCache) Peek(a *action.Action) bool {
+	if !a.Cacheable {
+		return false
+	}
+	k, err := c.Key(a)
+	if err != nil {
+		return false
+	}
+	r, err := c.Store.GetActionResult(k.Hash)
+	if err != nil {
+		return false
+	}
+	d := resultDuration(r)
+	ok := r.ExitCode == 0 || contains(a.Test.SkipExitCodes, int(r.ExitCode))
+	return ok && (a.Timeout <= 0 || d <= a.Timeout)
+}
+
 // Lookup returns the stored outcome for the action when there is a usable
 // one: a clean pass (or skip) whose recorded duration fits the current
 // timeout. Anything doubtful is a miss.

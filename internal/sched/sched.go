@@ -208,6 +208,7 @@ func (d *dispatcher) skipHits(actions []*action.Action) []*action.Action {
 			misses = append(misses, a)
 			continue
 		}
+		d.order = append(d.order, a.ID())
 		ev := ActionEnd{Action: a, Slot: -1, Attempts: 0, Outcome: hits[i].o, Start: t, End: t}
 		d.results[a] = ev
 		d.emit(ev)
