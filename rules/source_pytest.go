@@ -230,3 +230,17 @@ func pytestFileMarksFn(thread *starlark.Thread, b *starlark.Builtin, args starla
 	}
 	return starlark.NewList(out), nil
 }
+
+// PytestMarksUsed returns the user marks a pytest file writes (as
+// pytest_file_marks reads them), sorted: what `suite init` registers.
+func PytestMarksUsed(src []byte) []string {
+	_, uses := readPytestMarks(src)
+	var names []string
+	for _, u := range uses {
+		names = append(names, u.name)
+	}
+	return sortedSet(names)
+}
+
+// ValidMarkName reports whether s can be registered with mark().
+func ValidMarkName(s string) bool { return validMarkName(s) }

@@ -125,6 +125,7 @@ parallel, and skips every test whose inputs have not changed since it last passe
 		newLogCmd(g),
 		newCacheCmd(g),
 		newVersionCmd(),
+		newInitCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,501 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/suite-run/suite/internal/lint"
+	"github.com/suite-run/suite/internal/workspace"
+	"github.com/suite-run/suite/rules"
+)
+
+func newInitCmd(g *globalFlags) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "init [DIR]",
+		Short: "Write WORKSPACE and SUITES.star files for an existing repository",
+		Long: `Look at an existing repository and declare its tests with the standard rules:
+go_packages() next to each go.mod, pytest_files() at each Python project root
+(pytest.ini, pyproject.toml, setup.cfg, tox.ini or setup.py; else the top),
+node_test() for package.json folders whose tests use node:test, sh_test() for
+each *_test.sh. WORKSPACE registers the marks found in pytest files and
+configuration plus unit, integration, api, e2e, smoke, regression and slow;
+the top SUITES.star declares the suites smoke, regression (not e2e) and
+nightly (everything). Existing files are kept unless --force is given.
+Everything written is printed.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			dir := g.dir
+			if dir == "" {
+				dir = "."
+			}
+			if len(args) == 1 {
+				if filepath.IsAbs(args[0]) {
+					dir = args[0]
+				} else {
+					dir = filepath.Join(dir, args[0])
+				}
+			}
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return invalid("init: %s is not a directory", dir)
+			}
+			return initRepo(cmd.OutOrStdout(), dir, force)
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite existing WORKSPACE and SUITES.star files")
+	return cmd
+}
+
+// standardMarks are registered by every `suite init`.
+var standardMarks = []struct{ name, doc string }{
+	{"unit", "fast, isolated tests of one unit"},
+	{"integration", "several units together, real files and processes"},
+	{"api", "exercises a public API end to end"},
+	{"e2e", "the whole system from the outside; excluded from regression"},
+	{"smoke", "critical path: run before deployment"},
+	{"regression", "guards a bug that was fixed once"},
+	{"slow", "takes long; excluded from fast runs"},
+}
+
+// repoScan is what init found in a repository; folders are slash paths
+// relative to its top ("" for the top itself).
+type repoScan struct {
+	goModules  []string
+	pyRoots    map[string]bool
+	pyTests    []string
+	nodeRoots  map[string]bool
+	nodeTests  []string
+	nodeDeps   map[string]bool // package.json folders with dependencies
+	shTests    []string
+	marks      map[string]string // mark -> doc ("" when only used)
+	ignoreSeen map[string]bool
+}
+
+var (
+	iniMarkersRe     = regexp.MustCompile(`(?m)^markers\s*=\s*\n?((?:[ \t]+.*\n?)*)`)
+	tomlMarkersRe    = regexp.MustCompile(`(?s)markers\s*=\s*\[(.*?)\]`)
+	addIniMarkerRe   = regexp.MustCompile(`addinivalue_line\(\s*["']markers["']\s*,\s*["']([^"']+)["']`)
+	tomlStringRe     = regexp.MustCompile(`"([^"]*)"|'([^']*)'`)
+	nodeTestImportRe = regexp.MustCompile(`['"]node:test['"]`)
+)
+
+// pyProjectFiles mark a Python project root, where pytest finds its rootdir.
+var pyProjectFiles = []string{"pytest.ini", ".pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "setup.py"}
+
+// skipDir says which folders init never looks into: version control,
+// dependencies, environments, caches and test fixtures.
+func skipDir(name string) bool {
+	switch name {
+	case "node_modules", "__pycache__", "venv", "site-packages", "vendor", "testdata", workspace.OutputDir:
+		return true
+	}
+	return strings.HasPrefix(name, ".")
+}
+
+func scanRepo(top string) (*repoScan, error) {
+	s := &repoScan{pyRoots: map[string]bool{}, nodeRoots: map[string]bool{}, nodeDeps: map[string]bool{},
+		marks: map[string]string{}, ignoreSeen: map[string]bool{}}
+	err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		rel := filepath.ToSlash(strings.TrimPrefix(strings.TrimPrefix(p, top), string(filepath.Separator)))
+		name := d.Name()
+		if d.IsDir() {
+			if rel != "" && skipDir(name) {
+				if name == ".venv" || name == "venv" || name == ".tox" {
+					s.ignoreSeen[name] = true
+				}
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		dir := path.Dir(rel)
+		if dir == "." {
+			dir = ""
+		}
+		switch {
+		case name == "go.mod":
+			if !strings.Contains("/"+rel, "/_") {
+				s.goModules = append(s.goModules, dir)
+			}
+		case slices.Contains(pyProjectFiles, name):
+			s.pyRoots[dir] = true
+			s.readMarkers(p, name)
+		case name == "conftest.py":
+			if src, err := os.ReadFile(p); err == nil {
+				for _, m := range addIniMarkerRe.FindAllStringSubmatch(string(src), -1) {
+					s.addMarker(m[1])
+				}
+			}
+		case strings.HasSuffix(name, ".py") && (strings.HasPrefix(name, "test_") || strings.HasSuffix(name, "_test.py")):
+			s.pyTests = append(s.pyTests, rel)
+			if src, err := os.ReadFile(p); err == nil {
+				for _, m := range rules.PytestMarksUsed(src) {
+					if _, ok := s.marks[m]; !ok {
+						s.marks[m] = ""
+					}
+				}
+			}
+		case name == "package.json":
+			if src, err := os.ReadFile(p); err == nil {
+				var pj struct {
+					Scripts         map[string]string `json:"scripts"`
+					Dependencies    map[string]any    `json:"dependencies"`
+					DevDependencies map[string]any    `json:"devDependencies"`
+				}
+				if json.Unmarshal(src, &pj) == nil {
+					if strings.Contains(pj.Scripts["test"], "node --test") {
+						s.nodeRoots[dir] = true
+					}
+					if len(pj.Dependencies)+len(pj.DevDependencies) > 0 {
+						s.nodeDeps[dir] = true
+					}
+				}
+			}
+		case isNodeTestName(name) || strings.Contains("/"+dir+"/", "/test/") && isJS(name):
+			if src, err := os.ReadFile(p); err == nil && nodeTestImportRe.Match(src) {
+				s.nodeTests = append(s.nodeTests, rel)
+			}
+		case strings.HasSuffix(name, "_test.sh"):
+			s.shTests = append(s.shTests, rel)
+		}
+		return nil
+	})
+	return s, err
+}
+
+func isJS(name string) bool {
+	return strings.HasSuffix(name, ".js") || strings.HasSuffix(name, ".mjs") || strings.HasSuffix(name, ".cjs")
+}
+
+// isNodeTestName follows the names `node --test` looks for.
+func isNodeTestName(name string) bool {
+	if !isJS(name) {
+		return false
+	}
+	base := strings.TrimSuffix(strings.TrimSuffix(strings.TrimSuffix(name, ".js"), ".mjs"), ".cjs")
+	return base == "test" || strings.HasPrefix(base, "test-") || strings.HasSuffix(base, ".test") ||
+		strings.HasSuffix(base, "-test") || strings.HasSuffix(base, "_test")
+}
+
+// readMarkers registers the markers a pytest configuration file declares.
+func (s *repoScan) readMarkers(file, name string) {
+	src, err := os.ReadFile(file)
+	if err != nil {
+		return
+	}
+	text := string(src)
+	if name == "pyproject.toml" {
+		if !strings.Contains(text, "[tool.pytest") {
+			return
+		}
+		if m := tomlMarkersRe.FindStringSubmatch(text); m != nil {
+			for _, q := range tomlStringRe.FindAllStringSubmatch(m[1], -1) {
+				s.addMarker(q[1] + q[2])
+			}
+		}
+		return
+	}
+	for _, m := range iniMarkersRe.FindAllStringSubmatch(text, -1) {
+		for _, line := range strings.Split(m[1], "\n") {
+			if line = strings.TrimSpace(line); line != "" {
+				s.addMarker(line)
+			}
+		}
+	}
+}
+
+// addMarker takes a pytest marker line, "name: doc" or "name(arg): doc".
+func (s *repoScan) addMarker(line string) {
+	name, doc, _ := strings.Cut(line, ":")
+	name, _, _ = strings.Cut(strings.TrimSpace(name), "(")
+	if rules.ValidMarkName(name) {
+		s.marks[name] = strings.TrimSpace(doc)
+	}
+}
+
+// initPackage is one SUITES.star init writes.
+type initPackage struct {
+	dir                        string
+	goPackages, pytest, nodeJS bool
+	shTests                    []string
+	suites                     bool
+}
+
+func initRepo(w io.Writer, dir string, force bool) error {
+	top, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	s, err := scanRepo(top)
+	if err != nil {
+		return err
+	}
+
+	pkgs := map[string]*initPackage{"": {dir: "", suites: true}}
+	pkgAt := func(d string) *initPackage {
+		if pkgs[d] == nil {
+			pkgs[d] = &initPackage{dir: d}
+		}
+		return pkgs[d]
+	}
+	for _, m := range s.goModules {
+		pkgAt(m).goPackages = true
+	}
+	// A Python project root holds a package only when tests lie below it,
+	// and likewise a package.json folder.
+	for _, t := range s.pyTests {
+		if r := nearest(path.Dir(t), s.pyRoots); r != "" {
+			pkgAt(r)
+		}
+	}
+	for _, t := range s.nodeTests {
+		if r := nearest(path.Dir(t), s.nodeRoots); r != "" {
+			pkgAt(r)
+		}
+	}
+	owners := map[string]bool{}
+	for d := range pkgs {
+		owners[d] = true
+	}
+	for _, t := range s.pyTests {
+		pkgAt(nearest(path.Dir(t), owners)).pytest = true
+	}
+	for _, t := range s.nodeTests {
+		pkgAt(nearest(path.Dir(t), owners)).nodeJS = true
+	}
+	for _, t := range s.shTests {
+		p := pkgAt(nearest(path.Dir(t), owners))
+		p.shTests = append(p.shTests, relTo(p.dir, t))
+	}
+
+	var notes []string
+	write := func(rel string, content string) error {
+		p := filepath.Join(top, filepath.FromSlash(rel))
+		if _, err := os.Stat(p); err == nil && !force {
+			fmt.Fprintf(w, "kept    %s (it exists; --force overwrites it)\n", rel)
+			return nil
+		}
+		out, err := lint.Format(rel, []byte(content))
+		if err != nil {
+			return fmt.Errorf("init: formatting %s: %v\n%s", rel, err, content)
+		}
+		if err := os.WriteFile(p, out, 0o644); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "wrote   %s\n", rel)
+		return nil
+	}
+
+	ws, wsNotes := workspaceFile(filepath.Base(top), s)
+	notes = append(notes, wsNotes...)
+	if err := write(workspace.WorkspaceFile, ws); err != nil {
+		return err
+	}
+	var dirs []string
+	for d := range pkgs {
+		dirs = append(dirs, d)
+	}
+	sort.Strings(dirs)
+	for _, d := range dirs {
+		p := pkgs[d]
+		if p.nodeJS && s.nodeDeps[d] {
+			notes = append(notes, fmt.Sprintf("%s: package.json has dependencies; node_modules is not an input, so tests that require a package fail until you declare it", path.Join(d, "package.json")))
+		}
+		content := p.suitesFile()
+		if content == "" {
+			continue
+		}
+		if err := write(path.Join(d, workspace.PackageFile), content); err != nil {
+			return err
+		}
+	}
+	for _, n := range notes {
+		fmt.Fprintf(w, "note:   %s\n", n)
+	}
+	if _, err := rules.Load(top); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "next:   suite run regression   (suite list shows the tests)\n")
+	return nil
+}
+
+// nearest returns the innermost folder of set at or above dir ("" when the
+// top is the only one).
+func nearest(dir string, set map[string]bool) string {
+	if dir == "." {
+		dir = ""
+	}
+	for d := dir; ; d = path.Dir(d) {
+		if d == "." {
+			d = ""
+		}
+		if set[d] {
+			return d
+		}
+		if d == "" {
+			return ""
+		}
+	}
+}
+
+func relTo(dir, p string) string {
+	if dir == "" {
+		return p
+	}
+	return strings.TrimPrefix(p, dir+"/")
+}
+
+// versionManagerVars are the variables interpreter shims need to pick the
+// interpreter a user's shell would run, by the PATH entry that shows the
+// manager is in use. HOME is replaced in the hermetic environment, so a
+// manager that finds its root under HOME must be told where it is.
+var versionManagerVars = []struct{ pathPart, name string }{
+	{"/.pyenv/shims", "PYENV_VERSION"},
+	{"/.asdf/shims", "ASDF_DIR"},
+	{"/.asdf/shims", "ASDF_DATA_DIR"},
+	{"/mise/shims", "MISE_DATA_DIR"},
+	{"/.volta/bin", "VOLTA_HOME"},
+}
+
+func workspaceFile(name string, s *repoScan) (string, []string) {
+	var b strings.Builder
+	var notes []string
+	b.WriteString("# Written by `suite init`; see `suite marks` and WORKSPACE.example for every option.\n")
+	pass := []string{"PATH"}
+	if len(s.goModules) > 0 {
+		pass = append(pass, "GOFLAGS")
+	}
+	pathEnv := os.Getenv("PATH")
+	for _, vm := range versionManagerVars {
+		if strings.Contains(pathEnv, vm.pathPart) && !slices.Contains(pass, vm.name) {
+			pass = append(pass, vm.name)
+			if os.Getenv(vm.name) == "" && vm.name != "PYENV_VERSION" {
+				notes = append(notes, fmt.Sprintf("%s shims are on PATH: export %s in your shell profile so tests find the interpreter (HOME is private to each test)", strings.Trim(vm.pathPart, "/."), vm.name))
+			}
+		}
+	}
+	ignore := []string{".git", "node_modules"}
+	for _, d := range []string{".venv", "venv", ".tox"} {
+		if s.ignoreSeen[d] {
+			ignore = append(ignore, d)
+		}
+	}
+	fmt.Fprintf(&b, "workspace(\n    name = %s,\n", strconv.Quote(markSafe(name)))
+	if len(pass) > 1 {
+		b.WriteString("    # GOFLAGS changes what go test builds; version-manager variables let\n")
+		b.WriteString("    # interpreter shims (pyenv, asdf) pick the interpreter your shell would\n")
+	}
+	fmt.Fprintf(&b, "    env_passthrough = %s,\n", starList(pass))
+	fmt.Fprintf(&b, "    ignore = %s,\n)\n\n", starList(ignore))
+	seen := map[string]bool{}
+	for _, m := range standardMarks {
+		doc := m.doc
+		if d := s.marks[m.name]; d != "" {
+			doc = d
+		}
+		fmt.Fprintf(&b, "mark(%s, doc = %s)\n", strconv.Quote(m.name), strconv.Quote(doc))
+		seen[m.name] = true
+	}
+	var found []string
+	for m := range s.marks {
+		if !seen[m] {
+			found = append(found, m)
+		}
+	}
+	sort.Strings(found)
+	for _, m := range found {
+		doc := s.marks[m]
+		if doc == "" {
+			doc = "found in the tests by suite init"
+		}
+		fmt.Fprintf(&b, "mark(%s, doc = %s)\n", strconv.Quote(m), strconv.Quote(doc))
+	}
+	return b.String(), notes
+}
+
+func markSafe(name string) string {
+	if name == "" || name == "/" || name == "." {
+		return "workspace"
+	}
+	return name
+}
+
+func starList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		q[i] = strconv.Quote(x)
+	}
+	return "[" + strings.Join(q, ", ") + "]"
+}
+
+func (p *initPackage) suitesFile() string {
+	var loads, body []string
+	if p.goPackages {
+		loads = append(loads, `load("@suite//rules:go.star", "go_packages")`)
+		body = append(body, "# one `go test -json` per Go package below, with its in-module imports as inputs\ngo_packages()")
+	}
+	if p.pytest {
+		loads = append(loads, `load("@suite//rules:python.star", "pytest_files")`)
+		body = append(body, "# one action per test_*.py / *_test.py file, selected by its tests' marks\npytest_files(name = \"pytest\")")
+	}
+	if p.nodeJS {
+		loads = append(loads, `load("@suite//rules:node.star", "node_test")`)
+		body = append(body, `# node --test over the declared files
+node_test(
+    name = "node",
+    srcs = glob(["**/*.js", "**/*.mjs", "**/*.cjs", "**/*.json"]),
+)`)
+	}
+	if len(p.shTests) > 0 {
+		loads = append(loads, `load("@suite//rules:sh.star", "sh_test")`)
+		sort.Strings(p.shTests)
+		for _, t := range p.shTests {
+			dir := path.Dir(t)
+			pattern := dir + "/*"
+			if dir == "." {
+				pattern = "*.sh"
+			}
+			body = append(body, fmt.Sprintf("sh_test(\n    name = %s,\n    src = %s,\n    srcs = glob([%s], exclude = [%s]),\n)",
+				strconv.Quote(strings.TrimSuffix(t, ".sh")), strconv.Quote(t), strconv.Quote(pattern), strconv.Quote(t)))
+		}
+	}
+	if p.suites {
+		body = append(body, `suite(
+    name = "smoke",
+    doc = "critical path: run before deployment",
+    marks = "smoke",
+)
+
+suite(
+    name = "regression",
+    doc = "everything but end-to-end tests: run on every change",
+    marks = "not e2e",
+)
+
+suite(
+    name = "nightly",
+    doc = "every test",
+)`)
+	}
+	if len(loads) == 0 && !p.suites {
+		return ""
+	}
+	return "# Written by `suite init`.\n" + strings.Join(loads, "\n") + "\n\n" + strings.Join(body, "\n\n") + "\n"
+}
