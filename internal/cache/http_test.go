@@ -217,13 +217,21 @@ func TestHTTPRemoteRoundTrip(t *testing.T) {
 	}
 
 	// An upload whose bytes are not the digest's is refused before the
-	// server stores it.
-	liar := DigestOf([]byte("what the digest says"))
-	if err := r.UploadBlob(ctx, liar, strings.NewReader("what the reader holds!")); err == nil {
-		t.Error("UploadBlob with bytes that do not match the digest: no error")
-	}
-	if _, err := os.Stat(filepath.Join(srv.dataDir, "cas", liar.Hash)); err == nil {
-		t.Error("the server stored a blob under a digest its bytes do not have")
+	// server has all of them, so it stores nothing: nginx commits a PUT
+	// as soon as it has Content-Length bytes.
+	for _, size := range []int{20, 300 << 10} {
+		want := bytes.Repeat([]byte("a"), size)
+		liar := DigestOf(want)
+		wrong := bytes.Clone(want)
+		wrong[size-1] = 'b'
+		for name, body := range map[string][]byte{"wrong": wrong, "longer": append(bytes.Clone(want), 'a'), "shorter": want[:size-1]} {
+			if err := r.UploadBlob(ctx, liar, bytes.NewReader(body)); err == nil {
+				t.Errorf("UploadBlob of %d bytes, %s: no error", size, name)
+			}
+			if _, err := os.Stat(filepath.Join(srv.dataDir, "cas", liar.Hash)); err == nil {
+				t.Fatalf("UploadBlob of %d bytes, %s: the server stored a blob under a digest its bytes do not have", size, name)
+			}
+		}
 	}
 }
 

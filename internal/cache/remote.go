@@ -236,13 +236,17 @@ func (dw *digestWriter) check() error {
 }
 
 // digestReader passes exactly want.SizeBytes bytes from r and fails instead
-// of ending if they do not hash to want. An upload reading from it is
-// aborted mid-body, so the remote never commits a blob under a wrong name.
+// of ending if they are not blob want. It checks before it hands out the
+// last bytes: an HTTP server that has received all of Content-Length
+// commits the upload, so the bytes that would complete it must not leave
+// unless they are right. An upload reading from it is aborted short, and
+// the remote never stores a blob under a wrong name.
 type digestReader struct {
 	r    io.Reader
 	h    hash.Hash
 	n    int64
 	want *repb.Digest
+	err  error // sticky: once wrong, always wrong
 }
 
 func newDigestReader(r io.Reader, want *repb.Digest) *digestReader {
@@ -250,19 +254,37 @@ func newDigestReader(r io.Reader, want *repb.Digest) *digestReader {
 }
 
 func (dr *digestReader) Read(p []byte) (int, error) {
+	if dr.err != nil {
+		return 0, dr.err
+	}
 	n, err := dr.r.Read(p)
 	dr.h.Write(p[:n])
 	dr.n += int64(n)
-	if dr.n > dr.want.SizeBytes {
-		return 0, fmt.Errorf("blob %s to upload is longer than %d bytes", dr.want.Hash, dr.want.SizeBytes)
-	}
-	if err == io.EOF {
-		if dr.n != dr.want.SizeBytes {
-			return n, fmt.Errorf("blob %s to upload has %d bytes, want %d", dr.want.Hash, dr.n, dr.want.SizeBytes)
+	switch {
+	case dr.n > dr.want.SizeBytes:
+		dr.err = fmt.Errorf("blob %s to upload is longer than %d bytes", dr.want.Hash, dr.want.SizeBytes)
+		return 0, dr.err
+	case dr.n == dr.want.SizeBytes:
+		if err == nil {
+			// Make sure nothing follows before declaring it complete.
+			var one [1]byte
+			if m, perr := io.ReadFull(dr.r, one[:]); m > 0 {
+				dr.err = fmt.Errorf("blob %s to upload is longer than %d bytes", dr.want.Hash, dr.want.SizeBytes)
+				return 0, dr.err
+			} else if perr != io.EOF {
+				dr.err = perr
+				return 0, dr.err
+			}
 		}
 		if hex.EncodeToString(dr.h.Sum(nil)) != dr.want.Hash {
-			return n, fmt.Errorf("blob %s to upload does not match its digest", dr.want.Hash)
+			dr.err = fmt.Errorf("blob %s to upload does not match its digest", dr.want.Hash)
+			return 0, dr.err
 		}
+		dr.err = io.EOF
+		return n, io.EOF
+	case err == io.EOF:
+		dr.err = fmt.Errorf("blob %s to upload has %d bytes, want %d", dr.want.Hash, dr.n, dr.want.SizeBytes)
+		return n, dr.err
 	}
 	return n, err
 }
