@@ -227,19 +227,24 @@ func (p *pkgState) claim(thread *starlark.Thread, fn, name string) (label.Label,
 func (p *pkgState) resolveSrcs(fn string, srcs []string) ([]string, error) {
 	out := make([]string, 0, len(srcs))
 	for _, s := range srcs {
-		var rel string
-		if r, ok := strings.CutPrefix(s, "//"); ok {
-			rel = r
-		} else {
+		rel, rooted := strings.CutPrefix(s, "//")
+		if !rooted {
+			rel = path.Join(p.pkg, s)
+		}
+		if p.globbed[rel] {
+			// glob() only returns files it found inside the workspace.
+			out = append(out, rel)
+			continue
+		}
+		if !rooted {
 			if err := workspace.CheckPath(p.ev.root, s); err != nil {
 				return nil, fmt.Errorf("%s: srcs: %v", fn, err)
 			}
-			rel = path.Join(p.pkg, s)
 		}
 		if err := workspace.CheckPath(p.ev.root, rel); err != nil {
 			return nil, fmt.Errorf("%s: srcs: %v", fn, err)
 		}
-		if !p.globbed[rel] {
+		{
 			fi, err := os.Stat(filepath.Join(p.ev.root, filepath.FromSlash(rel)))
 			if err != nil {
 				return nil, fmt.Errorf("%s: srcs: %q does not exist (paths are relative to the package %q; use glob() for optional files)", fn, s, "//"+p.pkg)

@@ -53,8 +53,11 @@ func main() {
 }
 
 func main1() int {
+	defer stopProfile()
 	return run(os.Args[1:], os.Stdout, os.Stderr)
 }
+
+var stopProfile = func() {}
 
 // run executes one command line and returns its exit code.
 func run(args []string, stdout, stderr io.Writer) int {

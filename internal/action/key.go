@@ -47,15 +47,37 @@ const (
 // attempt, the marks (except through argv), and the cpus/exclusive
 // scheduling hints. None of them changes what a passing test computes.
 type Key struct {
-	Hash     string // hex SHA-256 of the serialized Action
-	Digest   *repb.Digest
-	Action   *repb.Action
-	Command  *repb.Command
-	Manifest Manifest
+	Hash    string // hex SHA-256 of the serialized Action
+	Digest  *repb.Digest
+	Action  *repb.Action
+	Command *repb.Command
 	// Dirs are the input tree's Directory messages by digest hash, and
 	// Files the host path of each input blob, for uploading to a remote.
 	Dirs  map[string]*repb.Directory
 	Files map[string]string
+
+	inputs []namedDigest
+	tools  map[string]string
+	salt   string
+}
+
+type namedDigest struct {
+	path string
+	d    workspace.FileDigest
+}
+
+// Manifest returns the key's material in plain form. It is built only on
+// demand: a no-change rerun never needs it.
+func (k *Key) Manifest() Manifest {
+	m := Manifest{Key: k.Hash, Argv: k.Command.Arguments, Env: map[string]string{},
+		Inputs: make(map[string]string, len(k.inputs)), Tools: k.tools, Salt: k.salt}
+	for _, in := range k.inputs {
+		m.Inputs[in.path] = describe(in.d)
+	}
+	for _, e := range k.Command.EnvironmentVariables {
+		m.Env[e.Name] = e.Value
+	}
+	return m
 }
 
 // Manifest is the key's material in plain form, kept to explain a miss.
@@ -88,29 +110,32 @@ type toolInfo struct {
 // Key computes the action's key, hashing only files whose stat changed
 // since they were last hashed.
 func (k *Keyer) Key(a *Action) (*Key, error) {
-	m := Manifest{Argv: a.Argv, Env: map[string]string{}, Inputs: make(map[string]string, len(a.Inputs)), Tools: map[string]string{}}
+	key := &Key{inputs: make([]namedDigest, 0, len(a.Inputs)), tools: map[string]string{},
+		Files: make(map[string]string, len(a.Inputs))}
 	tree := newTree()
-	files := make(map[string]string, len(a.Inputs))
 	for _, in := range a.Inputs {
-		d, err := k.Digests.Digest(filepath.Join(k.Root, filepath.FromSlash(in)))
+		// Inputs are clean workspace-relative paths; filepath.Join's
+		// cleaning would cost more than the rest of the key.
+		p := k.Root + string(filepath.Separator) + filepath.FromSlash(in)
+		d, err := k.Digests.Digest(p)
 		if err != nil {
 			return nil, fmt.Errorf("%s: input %s: %w", a.ID(), in, err)
 		}
 		tree.add(in, d)
-		m.Inputs[in] = describe(d)
-		files[d.Hash] = filepath.Join(k.Root, filepath.FromSlash(in))
+		key.inputs = append(key.inputs, namedDigest{in, d})
+		key.Files[d.Hash] = p
 	}
 	for _, name := range a.Test.Tools {
 		t := k.tool(a.Env["PATH"], name)
 		if t.err != nil {
-			m.Tools[name] = "not found: " + t.err.Error()
+			key.tools[name] = "not found: " + t.err.Error()
 			continue
 		}
-		m.Tools[name] = t.path + " " + describe(t.d)
+		key.tools[name] = t.path + " " + describe(t.d)
 		// Tools live in the key's tree under a folder no input can use
 		// (labels may not start with "."), so a changed binary misses.
 		tree.add(path.Join(".suite-tools", name), t.d)
-		files[t.d.Hash] = t.path
+		key.Files[t.d.Hash] = t.path
 	}
 
 	cmd := &repb.Command{
@@ -127,7 +152,6 @@ func (k *Keyer) Key(a *Action) (*Key, error) {
 	sort.Strings(names)
 	for _, n := range names {
 		cmd.EnvironmentVariables = append(cmd.EnvironmentVariables, &repb.Command_EnvironmentVariable{Name: n, Value: env[n]})
-		m.Env[n] = env[n]
 	}
 	cmdBytes, err := marshal(cmd)
 	if err != nil {
@@ -138,12 +162,12 @@ func (k *Keyer) Key(a *Action) (*Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.Salt = salt(a)
+	key.salt = salt(a)
 	act := &repb.Action{
 		CommandDigest:   digestOf(cmdBytes),
 		InputRootDigest: root,
 		DoNotCache:      !a.Cacheable,
-		Salt:            []byte(m.Salt),
+		Salt:            []byte(key.salt),
 		Platform:        cmd.Platform,
 	}
 	actBytes, err := marshal(act)
@@ -151,8 +175,8 @@ func (k *Keyer) Key(a *Action) (*Key, error) {
 		return nil, err
 	}
 	d := digestOf(actBytes)
-	m.Key = d.Hash
-	return &Key{Hash: d.Hash, Digest: d, Action: act, Command: cmd, Manifest: m, Dirs: dirs, Files: files}, nil
+	key.Hash, key.Digest, key.Action, key.Command, key.Dirs = d.Hash, d, act, cmd, dirs
+	return key, nil
 }
 
 // environment is what the test will see, with per-run values replaced by

@@ -565,3 +565,20 @@ func TestGRPCRemoteSlowServerDegrades(t *testing.T) {
 		t.Errorf("the remote got %d more calls after it was given up on", n-calls)
 	}
 }
+
+// An action result naming a blob by something that is not a SHA-256 digest
+// is garbage, not an entry: a miss, and the run is told once.
+func TestGRPCRemoteGarbageEntry(t *testing.T) {
+	f := startFakeREAPI(t, fakeOptions{})
+	e := newTestEntry("garbage", 10)
+	f.mu.Lock()
+	f.ac[acKey(e.key)] = &repb.ActionResult{StdoutDigest: &repb.Digest{Hash: "<html>", SizeBytes: 0}}
+	f.mu.Unlock()
+	local := openStore(t)
+	c := NewTiered(local, openRemote(t, f.url, RemoteOptions{}), false)
+	checkMiss(t, c, e.key)
+	checkOneWarning(t, c)
+	if _, err := local.GetActionResult(e.key.Hash); !IsMiss(err) {
+		t.Errorf("the garbage entry reached the local store: %v", err)
+	}
+}

@@ -38,7 +38,7 @@ type httpRemote struct {
 // fleet should not see hundreds of connections from one run.
 const findMissingParallelism = 8
 
-func newHTTPRemote(u *url.URL, o RemoteOptions) (*httpRemote, error) {
+func newHTTPRemote(u *url.URL, o RemoteOptions) *httpRemote {
 	base := *u
 	base.User = nil
 	base.RawQuery, base.Fragment = "", ""
@@ -46,7 +46,8 @@ func newHTTPRemote(u *url.URL, o RemoteOptions) (*httpRemote, error) {
 	// The scheduler asks from every worker at once; the default of 2 idle
 	// connections per host would reconnect for most of them.
 	transport.MaxIdleConnsPerHost = 32
-	transport.Proxy = nil // the cache is addressed directly, like Bazel does
+	// Blobs are hashed byte for byte; no transparent gzip in between.
+	transport.DisableCompression = true
 	if o.RootCAs != nil {
 		transport.TLSClientConfig = &tls.Config{RootCAs: o.RootCAs, MinVersion: tls.VersionTLS12}
 	}
@@ -58,7 +59,7 @@ func newHTTPRemote(u *url.URL, o RemoteOptions) (*httpRemote, error) {
 		client:   &http.Client{Transport: transport},
 		redact:   newRedactor(u, o.Headers),
 		describe: u.Redacted(),
-	}, nil
+	}
 }
 
 func (h *httpRemote) String() string { return h.describe }
@@ -85,7 +86,7 @@ func (h *httpRemote) do(ctx context.Context, method, kind, hash string, body io.
 	for k, v := range h.headers {
 		req.Header.Set(k, v)
 	}
-	if h.user != nil {
+	if h.user != nil && req.Header.Get("Authorization") == "" {
 		pass, _ := h.user.Password()
 		req.SetBasicAuth(h.user.Username(), pass)
 	}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash"
 	"io"
+	"net/textproto"
 	"net/url"
 	"os"
 	"strings"
@@ -83,7 +84,8 @@ type RemoteOptions struct {
 // OpenRemote opens the remote cache at rawURL: "http://" or "https://" for
 // Bazel's HTTP cache protocol ({base}/ac/{hash}, {base}/cas/{hash}), and
 // "grpc://" or "grpcs://" for REAPI v2. A user:password in the URL is sent
-// as basic authentication. Nothing is contacted yet: an unreachable remote
+// as basic authentication, unless an Authorization header is given (see
+// RemoteHeadersEnv). Nothing is contacted yet: an unreachable remote
 // shows up as an error from the first call.
 func OpenRemote(rawURL string, o RemoteOptions) (Remote, error) {
 	u, err := url.Parse(rawURL)
@@ -99,7 +101,7 @@ func OpenRemote(rawURL string, o RemoteOptions) (Remote, error) {
 		return nil, err
 	}
 	for k, v := range o.Headers {
-		headers[k] = v
+		headers[textproto.CanonicalMIMEHeaderKey(k)] = v
 	}
 	o.Headers = headers
 	if o.Timeout <= 0 {
@@ -107,9 +109,14 @@ func OpenRemote(rawURL string, o RemoteOptions) (Remote, error) {
 	}
 	switch u.Scheme {
 	case "http", "https":
-		return newHTTPRemote(u, o)
+		return newHTTPRemote(u, o), nil
 	case "grpc", "grpcs":
-		return newGRPCRemote(u, o)
+		// Not returned directly: a nil *grpcRemote would be a non-nil Remote.
+		g, err := newGRPCRemote(u, o)
+		if err != nil {
+			return nil, err
+		}
+		return g, nil
 	}
 	return nil, fmt.Errorf("remote cache: unsupported scheme %q in %s: want http, https, grpc or grpcs", u.Scheme, u.Redacted())
 }
@@ -127,7 +134,7 @@ func ParseRemoteHeaders(s string) (map[string]string, error) {
 		if !ok || name == "" || strings.ContainsAny(name, " \t:") {
 			return nil, fmt.Errorf("%s: entry %d is not Name=value: want Name=value,Name2=value2", RemoteHeadersEnv, i+1)
 		}
-		headers[name] = strings.TrimSpace(value)
+		headers[textproto.CanonicalMIMEHeaderKey(name)] = strings.TrimSpace(value)
 	}
 	return headers, nil
 }

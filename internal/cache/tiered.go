@@ -210,7 +210,14 @@ func (t *Tiered) push(ctx context.Context, key *repb.Digest, r *repb.ActionResul
 		t.failed(ctx, "checking for blobs", err)
 		return
 	}
+	asked := map[string]bool{}
+	for _, d := range ds {
+		asked[d.Hash] = true
+	}
 	for _, d := range missing {
+		if !asked[d.GetHash()] {
+			continue // not one we asked about: nothing of ours to send
+		}
 		path, err := t.local.BlobPath(d)
 		if err != nil {
 			// Not ours to upload any more (evicted, corrupt): an entry

@@ -276,7 +276,7 @@ func (ix *KeyIndex) sawRun(c *ResultCache, id string, k *action.Key) {
 		return // a no-change rerun writes nothing
 	}
 	ix.mu.Unlock()
-	b, err := json.Marshal(k.Manifest)
+	b, err := json.Marshal(k.Manifest())
 	if err != nil {
 		return
 	}
