@@ -36,6 +36,7 @@ type runFlags struct {
 	dryRun, noCache         bool
 	output                  string
 	junit, jsonOut, profile string
+	shard                   string
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -67,6 +68,7 @@ the current package and everything below it run. Logs are kept under
 	fl.BoolVar(&f.lf, "lf", false, "run only the tests that failed last time (all when none did)")
 	fl.BoolVar(&f.ff, "ff", false, "run the tests that failed last time first")
 	fl.IntVar(&f.runsPerTest, "runs-per-test", 1, "run each test `N` times (each run is its own action)")
+	fl.StringVar(&f.shard, "shard", "", "run shard `I/N` of the selection: N CI machines each get a disjoint, duration-balanced slice")
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every test, even those with a cached pass (passes are still stored)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the actions that would run, in order, and run nothing")
 	fl.StringVar(&f.output, "output", report.OutputErrors, "errors | all | summary")
@@ -170,6 +172,20 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		Suite: sel.suite, Timeout: f.timeout, RunsPerTest: f.runsPerTest, LookupEnv: os.LookupEnv,
 		ToolEnv: &action.ToolEnv{}, MarkExpr: action.CombineMarks(suiteMarks(sel.suite), f.marks),
 	})
+	if f.shard != "" {
+		sh, err := sched.ParseShard(f.shard)
+		if err != nil {
+			return invalid("%v", err)
+		}
+		var loads []time.Duration
+		actions, loads = sched.Split(actions, history, sh)
+		fmt.Fprintf(cmd.ErrOrStderr(), "suite: shard %d/%d: %d actions, predicted %s of test time (shards: %s)\n",
+			sh.Index, sh.Total, len(actions), loads[sh.Index-1].Round(time.Millisecond), formatLoads(loads))
+		if len(actions) == 0 {
+			fmt.Fprintln(cmd.OutOrStdout(), "suite: 0 passed, 0 failed, 0 skipped")
+			return nil // an empty shard is not an error: there were fewer tests than machines
+		}
+	}
 	if replay {
 		sched.ReorderLike(actions, history.LastOrder())
 	} else {
@@ -247,7 +263,7 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	}
 	end := sched.Run(ctx, actions, ex, sched.Options{
 		Jobs: jobs, Seed: seed, Order: order, FailFast: f.failFast, Suite: suiteName,
-		Budget: budget, Selected: len(tests), Partial: true, History: history, Cache: rc,
+		Budget: budget, Selected: countTests(actions), Partial: true, History: history, Cache: rc,
 	}, report.Fan(handlers...))
 
 	if res != nil {
@@ -312,4 +328,20 @@ func suiteMarks(s *rules.Suite) string {
 		return ""
 	}
 	return s.Marks.String()
+}
+
+func formatLoads(ls []time.Duration) string {
+	var parts []string
+	for _, l := range ls {
+		parts = append(parts, l.Round(time.Millisecond).String())
+	}
+	return strings.Join(parts, " ")
+}
+
+func countTests(actions []*action.Action) int {
+	seen := map[*rules.Test]bool{}
+	for _, a := range actions {
+		seen[a.Test] = true
+	}
+	return len(seen)
 }

@@ -36,10 +36,23 @@ type ResultCache struct {
 	History  *History // learns durations from hits
 	NoLookup bool     // --no-cache: run everything, still store passes
 
-	keys     sync.Map // *action.Action -> *action.Key
-	mu       sync.Mutex
-	warnings []string
-	warned   map[string]bool
+	keys        sync.Map // *action.Action -> *action.Key
+	mu          sync.Mutex
+	warnings    []string
+	warned      map[string]bool
+	storeFailed bool
+}
+
+// storeFailure warns once per run that results cannot be stored (a
+// read-only or full cache directory): the run goes on uncached.
+func (c *ResultCache) storeFailure(err error) {
+	c.mu.Lock()
+	first := !c.storeFailed
+	c.storeFailed = true
+	c.mu.Unlock()
+	if first {
+		c.warn("cache: results are not being stored (%v); the run goes on uncached", err)
+	}
 }
 
 func (c *ResultCache) warn(format string, args ...any) {
@@ -188,7 +201,7 @@ func (c *ResultCache) Save(a *action.Action, o Outcome, start time.Time) {
 	if o.LogPath != "" {
 		d, err := c.Store.PutFile(o.LogPath)
 		if err != nil {
-			c.warn("cache: results not stored: %v", err)
+			c.storeFailure(err)
 			return
 		}
 		r.StdoutDigest = d
@@ -196,7 +209,7 @@ func (c *ResultCache) Save(a *action.Action, o Outcome, start time.Time) {
 	if o.XMLPath != "" {
 		d, err := c.Store.PutFile(o.XMLPath)
 		if err != nil {
-			c.warn("cache: results not stored: %v", err)
+			c.storeFailure(err)
 			return
 		}
 		r.OutputFiles = append(r.OutputFiles, &repb.OutputFile{Path: action.OutputXML, Digest: d})
@@ -215,12 +228,12 @@ func (c *ResultCache) Save(a *action.Action, o Outcome, start time.Time) {
 			return nil
 		})
 		if err != nil && !os.IsNotExist(err) {
-			c.warn("cache: results not stored: %v", err)
+			c.storeFailure(err)
 			return
 		}
 	}
 	if err := c.Store.PutActionResult(k.Hash, r); err != nil {
-		c.warn("cache: results not stored: %v", err)
+		c.storeFailure(err)
 		return
 	}
 	c.Index.sawResult(a.ID(), k, false)
