@@ -218,7 +218,7 @@ func (r *results) cachedLog(id string) ([]byte, error) {
 	if !ok || e.PassKey == "" {
 		return nil, os.ErrNotExist
 	}
-	ar, err := r.store.GetActionResult(e.PassKey)
+	ar, err := r.store.GetActionResult(e.PassKey) // the local store: a log is read where it was kept
 	if err != nil {
 		return nil, err
 	}

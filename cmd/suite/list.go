@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/suite-run/suite/internal/action"
+	"github.com/suite-run/suite/internal/cache"
 	"github.com/suite-run/suite/internal/sched"
 	"github.com/suite-run/suite/internal/workspace"
 	"github.com/suite-run/suite/rules"
@@ -127,7 +128,7 @@ func (s *session) cacheStatus(sel *selection) map[*rules.Test]testStatus {
 	actions := action.Build(s.graph, sel.tests, action.Options{Suite: sel.suite, LookupEnv: os.LookupEnv, ToolEnv: &action.ToolEnv{}})
 	var rc *sched.ResultCache
 	if res, err := s.openResults(); err == nil {
-		rc = &sched.ResultCache{Keyer: res.keyer, Store: res.store, Index: res.index}
+		rc = &sched.ResultCache{Keyer: res.keyer, Store: cache.NewTiered(res.store, nil, false), Index: res.index}
 		defer res.digests.Save()
 	}
 	hits := make([]bool, len(actions))

@@ -2,11 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -37,11 +41,24 @@ func TestScript(t *testing.T) {
 			}
 			return nil
 		},
+		Condition: func(cond string) (bool, error) {
+			// A tool a script needs "exists" under CI=true even when it is
+			// missing, so that CI fails instead of skipping silently.
+			ci := os.Getenv("CI") == "true"
+			switch cond {
+			case "nginx":
+				_, err1 := exec.LookPath("nginx")
+				_, err2 := os.Stat("/usr/sbin/nginx")
+				return ci || err1 == nil || err2 == nil, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"noproc":        cmdNoProc,
 			"maxconcurrent": cmdMaxConcurrent,
 			"waitfile":      cmdWaitFile,
 			"order":         cmdOrder,
+			"nginx-cache":   cmdNginxCache,
 		},
 	})
 }
@@ -151,4 +168,66 @@ func cmdOrder(ts *testscript.TestScript, neg bool, args []string) {
 		}
 	}
 	ts.Check(os.WriteFile(ts.MkAbs(args[1]), []byte(strings.Join(labels, "\n")+"\n"), 0o644))
+}
+
+// nginx-cache VAR: starts a real nginx serving a WebDAV cache (Bazel's HTTP
+// cache protocol) on a free loopback port, and sets VAR to its URL. It is
+// stopped when the script ends. Scripts guard it with [!nginx] skip.
+func cmdNginxCache(ts *testscript.TestScript, neg bool, args []string) {
+	bin, err := exec.LookPath("nginx")
+	if err != nil {
+		bin = "/usr/sbin/nginx"
+	}
+	if _, err := os.Stat(bin); err != nil {
+		ts.Fatalf("nginx is not installed (test.sh installs it: apt-get install -y nginx)")
+	}
+	dir := ts.MkAbs("nginx")
+	for _, d := range []string{"data/cache", "tmp"} {
+		ts.Check(os.MkdirAll(filepath.Join(dir, d), 0o755))
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	user := ""
+	if os.Geteuid() == 0 {
+		user = "user root;" // workers as nobody could not write into the script's dir
+	}
+	conf := fmt.Sprintf(`%s
+worker_processes 1;
+events { worker_connections 64; }
+http {
+  access_log off;
+  client_max_body_size 0;
+  client_body_temp_path %[2]s/tmp;
+  server {
+    listen 127.0.0.1:%[3]d;
+    location /cache/ {
+      root %[2]s/data;
+      dav_methods PUT;
+      create_full_put_path on;
+    }
+  }
+}
+`, user, dir, port)
+	ts.Check(os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o644))
+	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-e", "stderr",
+		"-g", "daemon off; pid "+filepath.Join(dir, "nginx.pid")+"; error_log stderr;")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	ts.Check(cmd.Start())
+	ts.Defer(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port)); err == nil {
+			c.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("nginx did not start")
+		}
+	}
+	ts.Setenv(args[0], fmt.Sprintf("http://127.0.0.1:%d/cache", port))
+	ts.Setenv(args[0]+"_PGID", fmt.Sprint(cmd.Process.Pid))
 }

@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/suite-run/suite/internal/action"
+	"github.com/suite-run/suite/internal/cache"
 	"github.com/suite-run/suite/internal/report"
 	"github.com/suite-run/suite/internal/sched"
 	"github.com/suite-run/suite/internal/workspace"
@@ -37,6 +38,8 @@ type runFlags struct {
 	output                  string
 	junit, jsonOut, profile string
 	shard                   string
+	remoteCache             string
+	remoteUpload            bool
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -68,6 +71,8 @@ the current package and everything below it run. Logs are kept under
 	fl.BoolVar(&f.lf, "lf", false, "run only the tests that failed last time (all when none did)")
 	fl.BoolVar(&f.ff, "ff", false, "run the tests that failed last time first")
 	fl.IntVar(&f.runsPerTest, "runs-per-test", 1, "run each test `N` times (each run is its own action)")
+	fl.StringVar(&f.remoteCache, "remote-cache", "", "read results from `URL` too: http(s)://host:port/prefix (Bazel's HTTP cache) or grpc(s)://host:port (REAPI); overrides remote_cache")
+	fl.BoolVar(&f.remoteUpload, "remote-upload", false, "write results to the remote cache as well (usually only CI does)")
 	fl.StringVar(&f.shard, "shard", "", "run shard `I/N` of the selection: N CI machines each get a disjoint, duration-balanced slice")
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every test, even those with a cached pass (passes are still stored)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the actions that would run, in order, and run nothing")
@@ -249,12 +254,29 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		}
 	}()
 
+	remoteURL := s.graph.Config.RemoteCache
+	if f.remoteCache != "" {
+		remoteURL = f.remoteCache
+	}
+	var remote cache.Remote
+	if remoteURL != "" {
+		if remote, err = cache.OpenRemote(remoteURL, cache.RemoteOptions{}); err != nil {
+			return invalid("remote cache: %v", err)
+		}
+	}
+	upload := f.remoteUpload || s.graph.Config.RemoteUpload
 	res, err := s.openResults()
 	var rc *sched.ResultCache
 	if err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: cache unavailable, every test runs: %v\n", err)
+		if remote != nil {
+			remote.Close()
+		}
 	} else {
-		rc = &sched.ResultCache{Keyer: res.keyer, Store: res.store, Index: res.index, History: history, NoLookup: f.noCache}
+		tiered := cache.NewTiered(res.store, remote, upload)
+		defer tiered.Close()
+		rc = &sched.ResultCache{Keyer: res.keyer, Store: tiered, Index: res.index, History: history,
+			NoLookup: f.noCache, Ctx: ctx}
 	}
 
 	ex := &sched.SandboxExecutor{

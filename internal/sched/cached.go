@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io/fs"
@@ -19,12 +20,14 @@ import (
 // Store is where results live: the local cache, or the local cache in
 // front of a remote one.
 type Store interface {
-	GetActionResult(key string) (*repb.ActionResult, error)
-	PutActionResult(key string, r *repb.ActionResult) error
+	GetActionResult(ctx context.Context, key *repb.Digest) (*repb.ActionResult, error)
+	PutActionResult(ctx context.Context, key *repb.Digest, r *repb.ActionResult) error
 	PutFile(path string) (*repb.Digest, error)
 	PutBlob(data []byte) (*repb.Digest, error)
 	GetBlob(d *repb.Digest) ([]byte, error)
 	BlobPath(d *repb.Digest) (string, error)
+	// Warnings are the store's own (a remote that went away), at most one.
+	Warnings() []string
 }
 
 // ResultCache decides, before an action runs, whether a stored result
@@ -35,6 +38,8 @@ type ResultCache struct {
 	Index    *KeyIndex
 	History  *History // learns durations from hits
 	NoLookup bool     // --no-cache: run everything, still store passes
+	// Ctx bounds remote calls; cancelling it (Ctrl-C) cuts them short.
+	Ctx context.Context
 
 	keys        sync.Map // *action.Action -> *action.Key
 	mu          sync.Mutex
@@ -70,11 +75,21 @@ func (c *ResultCache) warn(format string, args ...any) {
 
 // TakeWarnings returns the warnings gathered since the last call.
 func (c *ResultCache) TakeWarnings() []string {
+	for _, w := range c.Store.Warnings() {
+		c.warn("%s", w)
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	w := c.warnings
 	c.warnings = nil
 	return w
+}
+
+func (c *ResultCache) ctx() context.Context {
+	if c.Ctx != nil {
+		return c.Ctx
+	}
+	return context.Background()
 }
 
 // Key returns the action's key, computed once per run.
@@ -99,7 +114,7 @@ func (c *ResultCache) Peek(a *action.Action) bool {
 	if err != nil {
 		return false
 	}
-	r, err := c.Store.GetActionResult(k.Hash)
+	r, err := c.Store.GetActionResult(c.ctx(), k.Digest)
 	if err != nil {
 		return false
 	}
@@ -124,7 +139,7 @@ func (c *ResultCache) Lookup(a *action.Action) (Outcome, bool) {
 	if c.NoLookup {
 		return Outcome{}, false
 	}
-	r, err := c.Store.GetActionResult(k.Hash)
+	r, err := c.Store.GetActionResult(c.ctx(), k.Digest)
 	if err != nil {
 		if !cache.IsMiss(err) {
 			c.warn("cache: %v", err)
@@ -232,7 +247,7 @@ func (c *ResultCache) Save(a *action.Action, o Outcome, start time.Time) {
 			return
 		}
 	}
-	if err := c.Store.PutActionResult(k.Hash, r); err != nil {
+	if err := c.Store.PutActionResult(c.ctx(), k.Digest, r); err != nil {
 		c.storeFailure(err)
 		return
 	}
