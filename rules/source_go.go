@@ -486,22 +486,23 @@ func (r *goResolver) embedded(dir string, patterns []string) []string {
 	return out
 }
 
-// resolve finds the workspace folder of an import path from module m, or "".
-func (r *goResolver) resolve(m *goModule, ip string) string {
+// resolve finds the workspace folder of an import path from module m; ok
+// is false for the standard library and modules from the module cache.
+func (r *goResolver) resolve(m *goModule, ip string) (dir string, ok bool) {
 	for _, lm := range m.local {
 		if ip == lm.path {
-			return lm.dir
+			return lm.dir, true
 		}
 		if rest, ok := strings.CutPrefix(ip, lm.path+"/"); ok {
-			return path.Join(lm.dir, rest)
+			return path.Join(lm.dir, rest), true
 		}
 	}
 	if m.vendor && strings.Contains(strings.SplitN(ip, "/", 2)[0], ".") {
 		if d := path.Join(m.dir, "vendor", ip); r.tree.isDir(d) {
-			return d
+			return d, true
 		}
 	}
-	return ""
+	return "", false
 }
 
 // inputs returns the files `go test` reads to test the package in dir.
@@ -526,14 +527,14 @@ func (r *goResolver) inputs(dir string, m *goModule) []string {
 			set[f] = true
 		}
 		for _, ip := range dp.imports {
-			if dd := r.resolve(m, ip); dd != "" {
+			if dd, ok := r.resolve(m, ip); ok {
 				visit(dd)
 			}
 		}
 	}
 	visit(dir)
 	for _, ip := range p.testImports {
-		if dd := r.resolve(m, ip); dd != "" {
+		if dd, ok := r.resolve(m, ip); ok {
 			visit(dd)
 		}
 	}
