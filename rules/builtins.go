@@ -213,7 +213,7 @@ func (ev *evaluator) checkMark(fn, name string) error {
 func (p *pkgState) claim(thread *starlark.Thread, fn, name string) (label.Label, error) {
 	l, err := label.Parse(":"+name, p.pkg)
 	if err != nil || name == "" || strings.HasPrefix(name, ":") {
-		return l, fmt.Errorf("%s: name %q is not a valid target name, want letters, digits and -_./+ (no ':' or '..')", fn, name)
+		return l, fmt.Errorf("%s: name %q is not a valid target name, want letters, digits and -_./+ (no ':' or '..', at most %d bytes)", fn, clip(name), label.MaxNameLen)
 	}
 	if prev, ok := p.names[name]; ok {
 		return l, fmt.Errorf("%s: %q is already defined in this package at %s; target names must be unique", fn, name, prev)
@@ -640,4 +640,12 @@ func (p *pkgState) rootedFiles(pattern string) ([]string, error) {
 		return nil, nil
 	}
 	return workspace.TreeFiles(p.ev.root, base, p.ev.ignorer)
+}
+
+// clip shortens a user's string for an error message.
+func clip(s string) string {
+	if len(s) > 60 {
+		return s[:40] + "…" + s[len(s)-10:]
+	}
+	return s
 }

@@ -46,6 +46,20 @@ func TestScript(t *testing.T) {
 			// missing, so that CI fails instead of skipping silently.
 			ci := os.Getenv("CI") == "true"
 			switch cond {
+			case "root":
+				return os.Geteuid() == 0, nil
+			case "tmpfs":
+				// Mounting a tiny filesystem is how a full disk is made.
+				dir, err := os.MkdirTemp("", "suite-tmpfs-")
+				if err != nil {
+					return false, nil
+				}
+				defer os.Remove(dir)
+				if syscall.Mount("tmpfs", dir, "tmpfs", 0, "size=16k") != nil {
+					return false, nil
+				}
+				syscall.Unmount(dir, 0)
+				return true, nil
 			case "nginx":
 				_, err1 := exec.LookPath("nginx")
 				_, err2 := os.Stat("/usr/sbin/nginx")
