@@ -103,7 +103,9 @@ func positioned(err error, file string) *Error {
 			e.Msg = fmt.Sprintf("evaluation stopped after %d steps: a loop that never ends, or far more work than a SUITES.star needs", MaxSteps)
 		}
 		for i := len(ee.CallStack) - 1; i >= 0; i-- {
-			if p := ee.CallStack[i].Pos; p.IsValid() && p.Filename() != "<builtin>" {
+			// The innermost frame in the user's own files: a mistake passed
+			// through a standard rule is reported where the rule was called.
+			if p := ee.CallStack[i].Pos; p.IsValid() && p.Filename() != "<builtin>" && !strings.HasPrefix(p.Filename(), "@") {
 				e.Pos = p
 				break
 			}

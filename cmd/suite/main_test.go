@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -34,10 +35,8 @@ func TestScript(t *testing.T) {
 			env.Setenv("XDG_CACHE_HOME", env.WorkDir+"/.cache")
 			env.Setenv("CI", os.Getenv("CI"))
 			// Share the host's Go caches so scripts running go test are fast.
-			for _, v := range []string{"GOCACHE", "GOMODCACHE", "GOPATH", "HOME"} {
-				if val, ok := os.LookupEnv(v); ok && v != "HOME" {
-					env.Setenv(v, val)
-				}
+			for v, val := range hostGoEnv() {
+				env.Setenv(v, val)
 			}
 			return nil
 		},
@@ -76,6 +75,17 @@ func TestScript(t *testing.T) {
 		},
 	})
 }
+
+var goEnvOnce = sync.OnceValue(func() map[string]string {
+	out, err := exec.Command("go", "env", "-json", "GOCACHE", "GOMODCACHE", "GOPATH").Output()
+	m := map[string]string{}
+	if err == nil {
+		json.Unmarshal(out, &m)
+	}
+	return m
+})
+
+func hostGoEnv() map[string]string { return goEnvOnce() }
 
 // noproc MARKER: no running process has MARKER in its command line.
 func cmdNoProc(ts *testscript.TestScript, neg bool, args []string) {

@@ -17,8 +17,9 @@ type ToolEnv struct {
 	goenv map[string]string
 }
 
-// goCacheVars are read from `go env` once per run.
-var goCacheVars = []string{"GOCACHE", "GOMODCACHE", "GOPATH"}
+// goVars are read from `go env` once per run. GOFLAGS changes what a test
+// computes, so unlike the cache locations it stays in the key.
+var goVars = []string{"GOCACHE", "GOMODCACHE", "GOPATH", "GOFLAGS"}
 
 // For returns the extra variables for a test using these tools and argv.
 func (t *ToolEnv) For(tools, argv []string) map[string]string {
@@ -30,7 +31,7 @@ func (t *ToolEnv) For(tools, argv []string) map[string]string {
 		return nil
 	}
 	t.once.Do(func() {
-		out, err := exec.Command("go", append([]string{"env", "-json"}, goCacheVars...)...).Output()
+		out, err := exec.Command("go", append([]string{"env", "-json"}, goVars...)...).Output()
 		if err == nil {
 			_ = json.Unmarshal(out, &t.goenv)
 		}
