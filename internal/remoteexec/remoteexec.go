@@ -1,0 +1,309 @@
+// Package remoteexec runs test actions on a REAPI v2 execution service
+// (Buildbarn, BuildBuddy, NativeLink) instead of the local sandbox. Its
+// Executor satisfies sched.Executor: for each attempt it uploads what the
+// server lacks, asks the server's action cache, executes, and brings the
+// log, the XML and the undeclared outputs back to the same places on local
+// disk as the sandbox would, so the scheduler, the result cache and the
+// reports cannot tell the difference. See README.md for the lifecycle.
+package remoteexec
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
+	"google.golang.org/grpc"
+
+	"github.com/suite-run/suite/internal/action"
+	"github.com/suite-run/suite/internal/cache"
+	"github.com/suite-run/suite/internal/cases"
+	"github.com/suite-run/suite/internal/sched"
+)
+
+// DefaultLogLimit is the most log bytes kept per attempt when
+// Options.LogLimit is 0: the sandbox's limit, so a log is the same size
+// whichever executor ran the test.
+const DefaultLogLimit = 16 << 20
+
+// KeySource computes an action's canonical key. *action.Keyer is one;
+// *sched.ResultCache is another that computes each key once per run.
+type KeySource interface {
+	Key(a *action.Action) (*action.Key, error)
+}
+
+// Options configures New.
+type Options struct {
+	// Keys gives each action's canonical key: its input tree and the
+	// Command the remote one is built from. Required.
+	Keys KeySource
+	// OutputBase is the workspace's .suite folder; logs, XML and outputs
+	// go to OutputBase/<action.LogDir()>, as with sched.SandboxExecutor.
+	OutputBase string
+	// LogLimit bounds the kept log (its tail is kept); DefaultLogLimit when 0.
+	LogLimit int64
+
+	// Timeout bounds each cache request (one FindMissingBlobs, one blob
+	// transfer, one GetActionResult); cache.DefaultRemoteTimeout when 0.
+	// Execution itself is bounded only by the Action's timeout, which the
+	// server enforces, and by the caller's context.
+	Timeout time.Duration
+	// Headers, InstanceName and RootCAs are as in cache.RemoteOptions; the
+	// headers of cache.RemoteHeadersEnv are added beneath Headers.
+	Headers      map[string]string
+	InstanceName string
+	RootCAs      *x509.CertPool
+}
+
+// Executor sends actions to a REAPI Execution service. It is safe for
+// concurrent use; Close it when the run is over.
+type Executor struct {
+	o        Options
+	ep       *endpoint
+	conn     *grpc.ClientConn
+	exec     repb.ExecutionClient
+	caps     repb.CapabilitiesClient
+	cas      cache.Remote // CAS, ByteStream and ActionCache of the same server
+	describe string
+
+	mu            sync.Mutex
+	checked       bool
+	legacyOutputs bool // the server speaks REAPI < 2.1: no output_paths
+
+	warned sync.Map // warnings already passed on, so each is said once
+}
+
+// New returns an executor for the server at rawURL,
+// grpc://HOST:PORT[/INSTANCE] or grpcs://…. Nothing is contacted yet; the
+// first Execute asks the server's capabilities.
+func New(rawURL string, o Options) (*Executor, error) {
+	if o.Keys == nil {
+		return nil, errors.New("remote executor: Options.Keys is required")
+	}
+	if o.OutputBase == "" {
+		return nil, errors.New("remote executor: Options.OutputBase is required")
+	}
+	if o.LogLimit <= 0 {
+		o.LogLimit = DefaultLogLimit
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = cache.DefaultRemoteTimeout
+	}
+	ep, err := parseEndpoint(rawURL, o)
+	if err != nil {
+		return nil, err
+	}
+	cas, err := cache.OpenRemote(rawURL, cache.RemoteOptions{Timeout: o.Timeout, Headers: o.Headers, InstanceName: ep.instance, RootCAs: o.RootCAs})
+	if err != nil {
+		return nil, fmt.Errorf("remote executor: %w", err)
+	}
+	conn, err := ep.dial(o)
+	if err != nil {
+		cas.Close()
+		return nil, err
+	}
+	return &Executor{o: o, ep: ep, conn: conn, exec: repb.NewExecutionClient(conn),
+		caps: repb.NewCapabilitiesClient(conn), cas: cas, describe: ep.url.Redacted()}, nil
+}
+
+// Close releases the connections.
+func (e *Executor) Close() error {
+	return errors.Join(e.conn.Close(), e.cas.Close())
+}
+
+// String is the executor's URL, any password hidden.
+func (e *Executor) String() string { return e.describe }
+
+// ready asks the server's capabilities once: it must execute, and hash
+// with SHA-256, or it cannot run suite's actions. A failed ask is asked
+// again by the next action.
+func (e *Executor) ready(ctx context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.checked {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, e.o.Timeout)
+	defer cancel()
+	sc, err := e.caps.GetCapabilities(ctx, &repb.GetCapabilitiesRequest{InstanceName: e.ep.instance})
+	if err != nil {
+		return e.fail("GetCapabilities", err)
+	}
+	ec := sc.GetExecutionCapabilities()
+	if ec == nil || !ec.GetExecEnabled() {
+		return fmt.Errorf("remote executor %s: the server does not execute (execution_capabilities.exec_enabled is false)", e.describe)
+	}
+	fns := ec.GetDigestFunctions()
+	if f := ec.GetDigestFunction(); f != repb.DigestFunction_UNKNOWN {
+		fns = append(fns, f)
+	}
+	if len(fns) > 0 && !slices.Contains(fns, repb.DigestFunction_SHA256) {
+		return fmt.Errorf("remote executor %s: the server executes with digest functions %v, not SHA256", e.describe, fns)
+	}
+	if v := sc.GetHighApiVersion(); v != nil && (v.Major < 2 || v.Major == 2 && v.Minor < 1) {
+		e.legacyOutputs = true
+	}
+	e.checked = true
+	return nil
+}
+
+// fail names the call and the server, with secrets hidden.
+func (e *Executor) fail(call string, err error) error {
+	return fmt.Errorf("%s %s: %s", call, e.describe, e.ep.redact(err.Error()))
+}
+
+// attemptFiles are the local places of one attempt's results.
+type attemptFiles struct {
+	dir, log, xml, outputs string
+}
+
+// prepare makes the action's testlogs folder as SandboxExecutor does:
+// earlier attempts' logs are kept as test_attempts/attempt_N.log.
+func (e *Executor) prepare(a *action.Action, attempt int) (attemptFiles, error) {
+	dir := filepath.Join(e.o.OutputBase, filepath.FromSlash(a.LogDir()))
+	f := attemptFiles{dir: dir, log: filepath.Join(dir, "test.log"), xml: filepath.Join(dir, "test.xml"), outputs: filepath.Join(dir, "outputs")}
+	if attempt > 1 {
+		prev := filepath.Join(dir, "test_attempts")
+		_ = os.MkdirAll(prev, 0o755)
+		_ = os.Rename(f.log, filepath.Join(prev, fmt.Sprintf("attempt_%d.log", attempt-1)))
+	} else {
+		_ = os.RemoveAll(dir)
+	}
+	_ = os.Remove(f.xml)
+	_ = os.RemoveAll(f.outputs)
+	return f, os.MkdirAll(dir, 0o755)
+}
+
+// Execute runs one attempt of a on the remote executor.
+func (e *Executor) Execute(ctx context.Context, a *action.Action, attempt, slot int, seed int64) sched.Outcome {
+	start := time.Now()
+	files, err := e.prepare(a, attempt)
+	if err != nil {
+		return sched.Outcome{Status: sched.Failed, ExitCode: -1, Warnings: []string{err.Error()}}
+	}
+	o, err := e.execute(ctx, a, files, slot, seed)
+	if err != nil {
+		// The test did not run, or its result could not be brought back:
+		// a failure the user must see, never a pass.
+		status := sched.Failed
+		if ctx.Err() != nil {
+			status = sched.Interrupted
+			err = fmt.Errorf("interrupted while the remote executor ran the test (%v)", err)
+		}
+		_ = os.WriteFile(files.log, []byte("suite: remote execution: "+err.Error()+"\n"), 0o644)
+		return sched.Outcome{Status: status, ExitCode: -1, Duration: time.Since(start), LogPath: files.log, Warnings: o.Warnings}
+	}
+	return o
+}
+
+func (e *Executor) execute(ctx context.Context, a *action.Action, files attemptFiles, slot int, seed int64) (sched.Outcome, error) {
+	var o sched.Outcome
+	key, err := e.o.Keys.Key(a)
+	if err != nil {
+		return o, err
+	}
+	if err := checkRunDirFree(key); err != nil {
+		return o, err
+	}
+	if err := e.ready(ctx); err != nil {
+		return o, err
+	}
+	e.mu.Lock()
+	legacy := e.legacyOutputs
+	e.mu.Unlock()
+	ra, err := buildRemoteAction(a, key, slot, seed, legacy)
+	if err != nil {
+		return o, err
+	}
+	blobs := newBlobSet(key, ra)
+	if err := e.uploadMissing(ctx, blobs); err != nil {
+		return o, err
+	}
+
+	// Buildbarn does not consult its action cache inside Execute, so ask
+	// first; a pass another run left there is a pass.
+	if a.Cacheable {
+		r, err := e.cas.GetActionResult(ctx, ra.digest)
+		switch {
+		case err == nil && r.GetExitCode() == 0:
+			o, ferr := e.collect(ctx, a, files, &repb.ExecuteResponse{Result: r, CachedResult: true})
+			if ferr == nil {
+				return o, nil
+			}
+			// A cache entry whose blobs are gone is a miss: run it.
+		case err != nil && !cache.IsMiss(err) && ctx.Err() == nil:
+			o.Warnings = e.once(fmt.Sprintf("remote executor: action cache lookup failed, executing instead: %v", err))
+		}
+	}
+
+	resp, err := e.run(ctx, ra, blobs, false)
+	if err != nil {
+		return o, err
+	}
+	out, err := e.collect(ctx, a, files, resp)
+	if err != nil && resp.GetCachedResult() && ctx.Err() == nil {
+		// The server answered from its cache but the blobs are gone:
+		// run it for real.
+		if resp, err = e.run(ctx, ra, blobs, true); err != nil {
+			return o, err
+		}
+		out, err = e.collect(ctx, a, files, resp)
+	}
+	out.Warnings = append(o.Warnings, out.Warnings...)
+	return out, err
+}
+
+// checkRunDirFree refuses an input root that already has runDir at its
+// top: the test's scratch folders would mix with inputs.
+func checkRunDirFree(key *action.Key) error {
+	root := key.Dirs[key.Action.GetInputRootDigest().GetHash()]
+	for _, d := range root.GetDirectories() {
+		if d.Name == runDir {
+			return fmt.Errorf("the input root has a folder %s, which remote execution keeps for the test's scratch files; rename it", runDir)
+		}
+	}
+	for _, f := range root.GetFiles() {
+		if f.Name == runDir {
+			return fmt.Errorf("the input root has a file %s, which remote execution keeps for the test's scratch files; rename it", runDir)
+		}
+	}
+	return nil
+}
+
+func (e *Executor) once(ws ...string) []string {
+	var out []string
+	for _, w := range ws {
+		if _, seen := e.warned.LoadOrStore(w, true); !seen {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+// isGoTestJSON reports whether argv runs `go test -json`, whose log holds
+// the individual test cases (as sched.SandboxExecutor decides).
+func isGoTestJSON(argv []string) bool {
+	s := " " + strings.Join(argv, " ") + " "
+	return strings.Contains(s, " test ") && strings.Contains(s, " -json ") && strings.Contains(s, "go ")
+}
+
+// parseCases reads the cases from the XML, or else from a go test -json log.
+func parseCases(a *action.Action, o *sched.Outcome) {
+	if o.XMLPath != "" {
+		if data, err := os.ReadFile(o.XMLPath); err == nil {
+			o.Cases, _ = cases.ParseJUnit(data)
+		}
+	} else if isGoTestJSON(a.Argv) && o.LogPath != "" {
+		if f, err := os.Open(o.LogPath); err == nil {
+			o.Cases, _ = cases.ParseGoTestJSON(f)
+			f.Close()
+		}
+	}
+}
