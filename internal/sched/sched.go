@@ -126,9 +126,9 @@ func (d *dispatcher) phase(queue []*action.Action, jobs int, need func(*action.A
 		free[i] = true
 	}
 	running := 0
-	done := d.ctx.Done()
+	done := d.ctx.Done() // nil for a context that is never cancelled
 	for {
-		if d.stopping || done == nil {
+		if d.stopping || d.ctx.Err() != nil {
 			queue = nil
 		}
 		for i := 0; i < len(queue); {

@@ -1,0 +1,133 @@
+package sched
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/suite-run/suite/internal/action"
+	"github.com/suite-run/suite/internal/label"
+	"github.com/suite-run/suite/rules"
+)
+
+func testActions(n int) []*action.Action {
+	var as []*action.Action
+	for i := 0; i < n; i++ {
+		t := &rules.Test{Label: label.Label{Pkg: "p", Name: fmt.Sprintf("t%03d", i)}, Shards: 1, Attempts: 1, CPUs: 1}
+		as = append(as, &action.Action{Test: t, Label: t.Label, Shards: 1, Runs: 1, Run: 1, Timeout: time.Minute, Attempts: 1, CPUs: 1})
+	}
+	return as
+}
+
+func ids(as []*action.Action) []string {
+	var out []string
+	for _, a := range as {
+		out = append(out, a.ID())
+	}
+	return out
+}
+
+func historyWith(t *testing.T, durations map[string]time.Duration) *History {
+	h := LoadHistory(filepath.Join(t.TempDir(), "history.json"))
+	for id, d := range durations {
+		h.Learn(id, d)
+	}
+	return h
+}
+
+func TestOrderDurationPutsUnknownFirstThenLongest(t *testing.T) {
+	as := testActions(4)
+	h := historyWith(t, map[string]time.Duration{
+		"//p:t000": time.Second, "//p:t001": 3 * time.Second, "//p:t002": 2 * time.Second,
+	})
+	Order(as, OrderDuration, 0, h)
+	want := []string{"//p:t003", "//p:t001", "//p:t002", "//p:t000"}
+	if got := ids(as); !slices.Equal(got, want) {
+		t.Errorf("order %v, want %v", got, want)
+	}
+}
+
+func TestOrderRandomIsReproducibleBySeed(t *testing.T) {
+	a, b, c := testActions(30), testActions(30), testActions(30)
+	Order(a, OrderRandom, 7, nil)
+	Order(b, OrderRandom, 7, nil)
+	Order(c, OrderRandom, 8, nil)
+	if !slices.Equal(ids(a), ids(b)) {
+		t.Error("the same seed gave two orders")
+	}
+	if slices.Equal(ids(a), ids(c)) {
+		t.Error("seeds 7 and 8 gave the same order")
+	}
+}
+
+func TestReorderLikeAndFailedFirst(t *testing.T) {
+	as := testActions(4)
+	ReorderLike(as, []string{"//p:t002", "//p:t000"})
+	if got, want := ids(as), []string{"//p:t002", "//p:t000", "//p:t001", "//p:t003"}; !slices.Equal(got, want) {
+		t.Errorf("ReorderLike: %v, want %v", got, want)
+	}
+	FailedFirst(as, map[string]bool{"//p:t003": true})
+	if ids(as)[0] != "//p:t003" {
+		t.Errorf("FailedFirst: %v", ids(as))
+	}
+}
+
+// TestSplitPartitionsAndBalances checks the CI sharding contract on random
+// duration mixes: the shards are disjoint, cover everything, and their
+// loads differ by no more than the longest single action.
+func TestSplitPartitionsAndBalances(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	for trial := 0; trial < 50; trial++ {
+		n := 1 + r.IntN(60)
+		as := testActions(n)
+		durations := map[string]time.Duration{}
+		var longest time.Duration
+		for _, a := range as {
+			d := time.Duration(r.ExpFloat64() * float64(time.Second))
+			durations[a.ID()] = d
+			longest = max(longest, d)
+		}
+		h := historyWith(t, durations)
+		total := 1 + r.IntN(5)
+		seen := map[string]int{}
+		var loads []time.Duration
+		for i := 1; i <= total; i++ {
+			mine, l := Split(as, h, Shard{i, total})
+			loads = l
+			var sum time.Duration
+			for _, a := range mine {
+				seen[a.ID()]++
+				d, _ := h.Duration(a.ID())
+				sum += d
+			}
+			if sum != l[i-1] {
+				t.Fatalf("shard %d/%d: predicted %s, holds %s", i, total, l[i-1], sum)
+			}
+		}
+		for _, a := range as {
+			if seen[a.ID()] != 1 {
+				t.Fatalf("%s is in %d shards", a.ID(), seen[a.ID()])
+			}
+		}
+		lo, hi := slices.Min(loads), slices.Max(loads)
+		if hi-lo > longest {
+			t.Fatalf("loads %v differ by more than the longest action %s", loads, longest)
+		}
+	}
+}
+
+func TestPredictIsLPTMakespan(t *testing.T) {
+	// Longest first, each job to the least-loaded of 2 workers:
+	// 5 | 4, then +3 on 4 = 7, +3 on 5 = 8, +3 on 7 = 10. The optimum, 9, is
+	// not what LPT finds.
+	ds := []time.Duration{5, 4, 3, 3, 3}
+	if got := Predict(ds, 2); got != 10 {
+		t.Errorf("Predict = %d, want 10", got)
+	}
+	if got := Predict(ds, 10); got != 5 {
+		t.Errorf("Predict with more workers than jobs = %d, want the longest, 5", got)
+	}
+}
