@@ -371,7 +371,9 @@ filegroup(name = "lcov_merger", srcs = [], visibility = ["//visibility:public"])
 		for _, t := range pkg {
 			// Bazel runs a test in its runfiles tree, at the workspace root.
 			w.file(filepath.Join(root, t.pkg, t.name+".sh"), []byte("#!/bin/sh\n"+shellWork(c, t, t.pkg+"/"+t.name)+"\n"), 0o755)
-			fmt.Fprintf(&b, "sh_test(\n    name = %q,\n    srcs = [%q],\n", t.name, t.name+".sh")
+			// The target is not named like the test's data folder: Bazel puts
+			// the test's executable at that path in its runfiles.
+			fmt.Fprintf(&b, "sh_test(\n    name = %q,\n    srcs = [%q],\n", t.name+"_test", t.name+".sh")
 			if c.files > 0 {
 				fmt.Fprintf(&b, "    data = glob([%q]),\n", t.name+"/**")
 			}
