@@ -134,18 +134,18 @@ func (e *Executor) ready(ctx context.Context) error {
 	defer cancel()
 	sc, err := e.caps.GetCapabilities(ctx, &repb.GetCapabilitiesRequest{InstanceName: e.ep.instance})
 	if err != nil {
-		return e.fail("GetCapabilities", err)
+		return &serverError{e.fail("GetCapabilities", err)}
 	}
 	ec := sc.GetExecutionCapabilities()
 	if ec == nil || !ec.GetExecEnabled() {
-		return fmt.Errorf("remote executor %s: the server does not execute (execution_capabilities.exec_enabled is false)", e.describe)
+		return &serverError{fmt.Errorf("remote executor %s: the server does not execute (execution_capabilities.exec_enabled is false)", e.describe)}
 	}
 	fns := ec.GetDigestFunctions()
 	if f := ec.GetDigestFunction(); f != repb.DigestFunction_UNKNOWN {
 		fns = append(fns, f)
 	}
 	if len(fns) > 0 && !slices.Contains(fns, repb.DigestFunction_SHA256) {
-		return fmt.Errorf("remote executor %s: the server executes with digest functions %v, not SHA256", e.describe, fns)
+		return &serverError{fmt.Errorf("remote executor %s: the server executes with digest functions %v, not SHA256", e.describe, fns)}
 	}
 	if v := sc.GetHighApiVersion(); v != nil && (v.Major < 2 || v.Major == 2 && v.Minor < 1) {
 		e.legacyOutputs = true
@@ -153,6 +153,13 @@ func (e *Executor) ready(ctx context.Context) error {
 	e.checked = true
 	return nil
 }
+
+// serverError says the executor cannot be used at all (unreachable, or it
+// does not execute): the same error for every action, so warned once.
+type serverError struct{ err error }
+
+func (e *serverError) Error() string { return e.err.Error() }
+func (e *serverError) Unwrap() error { return e.err }
 
 // fail names the call and the server, with secrets hidden.
 func (e *Executor) fail(call string, err error) error {
@@ -198,6 +205,11 @@ func (e *Executor) Execute(ctx context.Context, a *action.Action, attempt, slot 
 			err = fmt.Errorf("interrupted while the remote executor ran the test (%v)", err)
 		}
 		_ = os.WriteFile(files.log, []byte("suite: remote execution: "+err.Error()+"\n"), 0o644)
+		var unusable *serverError
+		if errors.As(err, &unusable) {
+			// The same for every action: said once per run, not per test.
+			o.Warnings = append(o.Warnings, e.once(err.Error())...)
+		}
 		return sched.Outcome{Status: status, ExitCode: -1, Duration: time.Since(start), LogPath: files.log, Warnings: o.Warnings}
 	}
 	return o

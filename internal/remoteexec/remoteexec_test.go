@@ -329,6 +329,12 @@ func TestServerWithoutExecution(t *testing.T) {
 	if log := readFile(t, o.LogPath); !strings.Contains(log, "does not execute") {
 		t.Errorf("log lacks the reason:\n%s", log)
 	}
+	if len(o.Warnings) != 1 {
+		t.Errorf("warnings %q, want the reason once", o.Warnings)
+	}
+	if o := f.execute(f.action("p", "u", "true")); len(o.Warnings) != 0 {
+		t.Errorf("the reason was repeated for the next test: %q", o.Warnings)
+	}
 }
 
 // Retried attempts keep earlier logs beside the last, as the sandbox does.
