@@ -1,0 +1,160 @@
+//go:build linux
+
+// Package pid1 is the sandbox's init: the suite binary re-executed as pid 1
+// of a test's new pid namespace (see ../README.md). It lives apart from the
+// sandbox and imports almost nothing because Go runs every package's init
+// functions in dependency order, with ties broken by import path: a package
+// needing only os, syscall and x/sys/unix gets its turn long before the
+// protobuf, gRPC and Starlark packages of the rest of the binary, which saves
+// about a millisecond on every test action.
+package pid1
+
+import (
+	"errors"
+	"os"
+	"os/signal"
+	"strconv"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// The init is this same binary, re-executed through /proc/self/exe with
+// argv[0] = initArg0 as pid 1 of the test's new pid namespace. Its argv is
+// [initArg0, mode, resolved test path, test argv...]; its environment is
+// exactly the test's; fd 3 is a pipe on which it reports problems worth a
+// warning ("warning TEXT" lines), then how the test ended: "exit N",
+// "signal N" or "error TEXT".
+//
+// The hook sits in the package's init function rather than in an exported
+// function main must call first: every binary that can call Run imports this
+// package, so none can forget the hook and, re-executed, run its own main
+// (or, for a test binary, its whole test suite) once more inside every
+// sandbox. Package init functions of the packages this one depends on have
+// run by then, which is all the init needs.
+const Arg0 = "suite-sandbox-init"
+
+// Modes of the init, its argv[1].
+const (
+	ModeLoopback = "lo"   // new network namespace: bring the loopback up
+	ModeHostNet  = "host" // the host's network: nothing to set up
+)
+
+func init() {
+	if len(os.Args) > 0 && os.Args[0] == Arg0 {
+		// Not os.Exit: in a -race build that sleeps a second (the race
+		// runtime's atexit_sleep_ms) after every test.
+		syscall.Exit(runInit(os.Args[1:]))
+	}
+}
+
+// runInit starts the test, forwards termination signals to every process in
+// the namespace, reaps every orphan, and when the test's main process exits
+// kills whatever is left and reports the main process's status.
+func runInit(args []string) int {
+	status := os.NewFile(3, "status")
+	report := func(line string) { status.WriteString(line + "\n") }
+	// kill(-1) below must never run outside a pid namespace of our own,
+	// where it would reach every process the user may signal.
+	if os.Getpid() != 1 {
+		os.Stderr.WriteString(Arg0 + ": must run as pid 1 of a new pid namespace; it is started by the sandbox package\n")
+		return 127
+	}
+	// The test must not inherit the status pipe: we are its only writer.
+	unix.CloseOnExec(3)
+	if len(args) < 3 {
+		report("error bad arguments")
+		return 127
+	}
+	mode, path, argv := args[0], args[1], args[2:]
+	if mode == ModeLoopback {
+		if err := loopbackUp(); err != nil {
+			report("error bringing up the loopback interface: " + err.Error())
+			return 127
+		}
+	}
+
+	// In a pid namespace, /proc must be one of its own: with the host's,
+	// /proc/<getpid()> names some other process (psutil, multiprocessing
+	// and ps all read it), and the host's processes show. The mount
+	// namespace is ours, but a "shared" root would propagate the mount to
+	// the host, so make everything private first, and mount nothing if that
+	// fails.
+	if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+		report("warning cannot make mounts private (" + err.Error() + "): the test sees the host's /proc")
+	} else if err := unix.Mount("proc", "/proc", "proc", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, ""); err != nil {
+		report("warning cannot mount /proc (" + err.Error() + "): the test sees the host's /proc")
+	}
+
+	// Without handlers, pid 1 ignores these signals; with them, the
+	// whole namespace gets them.
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, unix.SIGTERM, unix.SIGINT, unix.SIGHUP, unix.SIGQUIT)
+	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+		Env:   os.Environ(),
+		Files: []uintptr{0, 1, 2},
+		Sys:   &syscall.SysProcAttr{Setpgid: true},
+	})
+	if err != nil {
+		os.Stderr.WriteString("suite: cannot run the test: " + path + ": " + err.Error() + "\n")
+		report("exit 127")
+		return 127
+	}
+	go func() {
+		for sig := range sigs {
+			_ = unix.Kill(-1, sig.(syscall.Signal))
+		}
+	}()
+
+	var main unix.WaitStatus
+	for {
+		var ws unix.WaitStatus
+		wpid, err := unix.Wait4(-1, &ws, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			report("error waiting for the test: " + err.Error())
+			return 127
+		}
+		if wpid == pid {
+			main = ws
+			break
+		}
+	}
+	// The test's main process is gone; nothing it started may outlive it.
+	_ = unix.Kill(-1, unix.SIGKILL)
+	for {
+		_, err := unix.Wait4(-1, nil, 0, nil)
+		if errors.Is(err, unix.EINTR) {
+			continue
+		}
+		if err != nil {
+			break
+		}
+	}
+	if main.Signaled() {
+		report("signal " + strconv.Itoa(int(main.Signal())))
+		return 128 + int(main.Signal())
+	}
+	report("exit " + strconv.Itoa(main.ExitStatus()))
+	return main.ExitStatus()
+}
+
+// loopbackUp sets IFF_UP on "lo", which a new network namespace has down.
+func loopbackUp() error {
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	ifr, err := unix.NewIfreq("lo")
+	if err != nil {
+		return err
+	}
+	if err := unix.IoctlIfreq(fd, unix.SIOCGIFFLAGS, ifr); err != nil {
+		return err
+	}
+	ifr.SetUint16(ifr.Uint16() | unix.IFF_UP)
+	return unix.IoctlIfreq(fd, unix.SIOCSIFFLAGS, ifr)
+}
