@@ -23,6 +23,10 @@ import (
 // means the result could not be brought back whole; the caller must not
 // report a pass then.
 func (e *Executor) collect(ctx context.Context, a *action.Action, files attemptFiles, resp *repb.ExecuteResponse) (sched.Outcome, error) {
+	// What an earlier, abandoned collect of this attempt left must not
+	// pass for this result's.
+	_ = os.Remove(files.xml)
+	_ = os.RemoveAll(files.outputs)
 	r := resp.GetResult()
 	st := resp.GetStatus()
 	o := sched.Outcome{Cached: resp.GetCachedResult(), ExitCode: int(r.GetExitCode()), Duration: resultDuration(r)}

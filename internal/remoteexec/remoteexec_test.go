@@ -349,3 +349,24 @@ func TestAttemptsKeepEarlierLogs(t *testing.T) {
 		t.Error("first attempt's log not kept")
 	}
 }
+
+// A log above the limit keeps its tail under the sandbox's header, so the
+// end of a long failure is what the user sees.
+func TestLogKeepsTail(t *testing.T) {
+	f := newFixture(t, serverOptions{}, nil)
+	ex, err := New(f.srv.url, Options{Keys: f.keyer, OutputBase: filepath.Join(f.root, ".suite"), LogLimit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ex.Close()
+	o := ex.Execute(context.Background(), f.action("p", "t", "i=0; while [ $i -lt 500 ]; do echo line$i; i=$((i+1)); done; exit 1"), 1, 0, 1)
+	wantStatus(t, o, sched.Failed)
+	log := readFile(t, o.LogPath)
+	header, rest, _ := strings.Cut(log, "\n")
+	if !strings.HasPrefix(header, "suite: log truncated: the first ") || len(rest) != 1000 {
+		t.Errorf("header %q and %d bytes kept, want the truncation header and 1000", header, len(rest))
+	}
+	if !strings.HasSuffix(rest, "line499\n") {
+		t.Errorf("the tail is not kept:\n%s", rest)
+	}
+}

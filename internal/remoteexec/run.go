@@ -65,6 +65,10 @@ func (e *Executor) executeOnce(ctx context.Context, ra *remoteAction, skipCacheL
 		SkipCacheLookup: skipCacheLookup,
 		DigestFunction:  repb.DigestFunction_SHA256,
 	}
+	// Cancelled on return: a stream left after its last message would
+	// otherwise hold its goroutines until the connection closes.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	var w watch
 	stream, err := e.exec.Execute(ctx, req)
 	for breaks := 0; ; breaks++ {
