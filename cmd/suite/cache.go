@@ -48,7 +48,7 @@ type results struct {
 	index   *sched.KeyIndex
 }
 
-func (s *session) openResults() (*results, error) {
+func (s *session) openResults(execProps ...string) (*results, error) {
 	dir, err := cacheDir(s.graph)
 	if err != nil {
 		return nil, err
@@ -64,11 +64,22 @@ func (s *session) openResults() (*results, error) {
 	if err != nil {
 		return nil, err
 	}
+	platform := map[string]string{}
+	for k, v := range s.graph.Config.RemoteExecProperties {
+		platform[k] = v
+	}
+	for _, kv := range execProps {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return nil, invalid("--remote-exec-property %q: want KEY=VALUE", kv)
+		}
+		platform[k] = v
+	}
 	return &results{
 		store:   store,
 		digests: digests,
 		keyer: &action.Keyer{Root: s.graph.Root, WorkspaceName: s.graph.Config.Name, Digests: digests,
-			Platform: s.graph.Config.RemoteExecProperties},
+			Platform: platform},
 		index: sched.LoadKeyIndex(filepath.Join(s.graph.Root, workspace.OutputDir, "keys.json")),
 	}, nil
 }

@@ -21,6 +21,7 @@ import (
 
 	"github.com/suite-run/suite/internal/action"
 	"github.com/suite-run/suite/internal/cache"
+	"github.com/suite-run/suite/internal/remoteexec"
 	"github.com/suite-run/suite/internal/report"
 	"github.com/suite-run/suite/internal/sched"
 	"github.com/suite-run/suite/internal/workspace"
@@ -40,6 +41,8 @@ type runFlags struct {
 	shard                   string
 	remoteCache             string
 	remoteUpload            bool
+	remoteExecutor          string
+	remoteExecProps         []string
 }
 
 func newRunCmd(g *globalFlags) *cobra.Command {
@@ -73,6 +76,8 @@ the current package and everything below it run. Logs are kept under
 	fl.IntVar(&f.runsPerTest, "runs-per-test", 1, "run each test `N` times (each run is its own action)")
 	fl.StringVar(&f.remoteCache, "remote-cache", "", "read results from `URL` too: http(s)://host:port/prefix (Bazel's HTTP cache) or grpc(s)://host:port (REAPI); overrides remote_cache")
 	fl.BoolVar(&f.remoteUpload, "remote-upload", false, "write results to the remote cache as well (usually only CI does)")
+	fl.StringVar(&f.remoteExecutor, "remote-executor", "", "run missed tests on a REAPI execution service at `URL` (grpc:// or grpcs://) instead of locally")
+	fl.StringArrayVar(&f.remoteExecProps, "remote-exec-property", nil, "platform property `K=V` sent with every action (adds to remote_exec_properties)")
 	fl.StringVar(&f.shard, "shard", "", "run shard `I/N` of the selection: N CI machines each get a disjoint, duration-balanced slice")
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every test, even those with a cached pass (passes are still stored)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the actions that would run, in order, and run nothing")
@@ -265,7 +270,12 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		}
 	}
 	upload := f.remoteUpload || s.graph.Config.RemoteUpload
-	res, err := s.openResults()
+	for _, kv := range f.remoteExecProps {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return invalid("--remote-exec-property %q: want KEY=VALUE", kv)
+		}
+	}
+	res, err := s.openResults(f.remoteExecProps...)
 	var rc *sched.ResultCache
 	if err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: cache unavailable, every test runs: %v\n", err)
@@ -279,9 +289,20 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 			NoLookup: f.noCache, Ctx: ctx}
 	}
 
-	ex := &sched.SandboxExecutor{
+	var ex sched.Executor = &sched.SandboxExecutor{
 		Workspace: root, WorkspaceName: s.graph.Config.Name, OutputBase: outBase,
 		ScratchBase: scratch, Grace: f.grace,
+	}
+	if f.remoteExecutor != "" {
+		if rc == nil {
+			return &exitError{exitInternal, errors.New("remote execution needs the local cache to compute action keys")}
+		}
+		rex, err := remoteexec.New(f.remoteExecutor, remoteexec.Options{Keys: rc, OutputBase: outBase})
+		if err != nil {
+			return invalid("--remote-executor: %v", err)
+		}
+		defer rex.Close()
+		ex = rex
 	}
 	end := sched.Run(ctx, actions, ex, sched.Options{
 		Jobs: jobs, Seed: seed, Order: order, FailFast: f.failFast, Suite: suiteName,
