@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/suite-run/suite/internal/reapitest"
 )
 
 func TestMain(m *testing.M) {
@@ -72,6 +74,7 @@ func TestScript(t *testing.T) {
 			"waitfile":      cmdWaitFile,
 			"order":         cmdOrder,
 			"nginx-cache":   cmdNginxCache,
+			"reapi-server":  cmdREAPIServer,
 		},
 	})
 }
@@ -254,4 +257,20 @@ http {
 	}
 	ts.Setenv(args[0], fmt.Sprintf("http://127.0.0.1:%d/cache", port))
 	ts.Setenv(args[0]+"_PGID", fmt.Sprint(cmd.Process.Pid))
+}
+
+// reapi-server VAR: starts reapitest's in-process REAPI engine, standing in
+// for Buildbarn, BuildBuddy or NativeLink (none installs here), on a free
+// loopback port with instance name "main", and sets VAR to its
+// grpc://127.0.0.1:PORT/main URL for the suite subprocess. It executes
+// actions for real, echoes the env-overrides platform property into their
+// environment as BuildBuddy does, and is stopped when the script ends.
+func cmdREAPIServer(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 || neg {
+		ts.Fatalf("usage: reapi-server VAR")
+	}
+	srv, err := reapitest.NewServer(reapitest.Options{Instance: "main"})
+	ts.Check(err)
+	ts.Defer(srv.Close)
+	ts.Setenv(args[0], srv.URL())
 }

@@ -40,10 +40,12 @@ func (e *SandboxExecutor) Execute(ctx context.Context, a *action.Action, attempt
 		_ = os.MkdirAll(prev, 0o755)
 		_ = os.Rename(logPath, filepath.Join(prev, fmt.Sprintf("attempt_%d.log", attempt-1)))
 	} else {
-		_ = os.RemoveAll(dir)
+		removeIfThere(filepath.Join(dir, "test_attempts"))
 	}
+	// What an earlier run left is removed piecemeal: the log is truncated
+	// in place, and removing a whole folder costs far more on most disks.
 	_ = os.Remove(xmlPath)
-	_ = os.RemoveAll(outputs)
+	removeIfThere(outputs)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return Outcome{Status: Failed, ExitCode: -1, Warnings: []string{err.Error()}}
 	}
@@ -157,4 +159,10 @@ func LogTail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+func removeIfThere(p string) {
+	if _, err := os.Lstat(p); err == nil {
+		_ = os.RemoveAll(p)
+	}
 }
