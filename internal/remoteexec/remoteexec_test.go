@@ -11,22 +11,25 @@ import (
 	"github.com/suite-run/suite/internal/action"
 	"github.com/suite-run/suite/internal/cases"
 	"github.com/suite-run/suite/internal/label"
+	"github.com/suite-run/suite/internal/reapitest"
 	"github.com/suite-run/suite/internal/sched"
 	"github.com/suite-run/suite/internal/workspace"
 	"github.com/suite-run/suite/rules"
 )
 
 // fixture is a workspace on disk, an executor pointed at a stand-in
-// server, and what it takes to build actions.
+// server, and what it takes to build actions. The server is reapitest's,
+// standing in for Buildbarn, BuildBuddy or NativeLink, which do not
+// install here.
 type fixture struct {
 	t     *testing.T
 	root  string
-	srv   *execServer
+	srv   *reapitest.Server
 	keyer *action.Keyer
 	ex    *Executor
 }
 
-func newFixture(t *testing.T, o serverOptions, files map[string]string) *fixture {
+func newFixture(t *testing.T, o reapitest.Options, files map[string]string) *fixture {
 	t.Helper()
 	root := t.TempDir()
 	for name, content := range files {
@@ -42,13 +45,13 @@ func newFixture(t *testing.T, o serverOptions, files map[string]string) *fixture
 	if err != nil {
 		t.Fatal(err)
 	}
-	if o.instance == "" {
-		o.instance = "main" // every call must carry it, as real servers check
+	if o.Instance == "" {
+		o.Instance = "main" // every call must carry it, as real servers check
 	}
-	srv := startExecServer(t, o)
+	srv := reapitest.Start(t, o)
 	keyer := &action.Keyer{Root: root, WorkspaceName: "ws", Digests: digests,
 		Platform: map[string]string{"pool": "linux-small", "container-image": "docker://debian"}}
-	ex, err := New(srv.url, Options{Keys: keyer, OutputBase: filepath.Join(root, ".suite"), Timeout: 10 * time.Second})
+	ex, err := New(srv.URL(), Options{Keys: keyer, OutputBase: filepath.Join(root, ".suite"), Timeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +99,7 @@ func wantStatus(t *testing.T, o sched.Outcome, want sched.Status) {
 // and the test encyclopedia's variables as real, writable paths on the
 // worker; its log lands where the sandbox's would.
 func TestPassSeesInputsAndEnvironment(t *testing.T) {
-	f := newFixture(t, serverOptions{}, map[string]string{
+	f := newFixture(t, reapitest.Options{}, map[string]string{
 		"svc/api/data.txt":   "hello from an input\n",
 		"svc/api/secret.txt": "undeclared\n",
 	})
@@ -134,7 +137,7 @@ echo "unexpected=${GOCACHE-unset}"
 		t.Errorf("duration %v, want the worker's", o.Duration)
 	}
 	// The worker got the key's platform, sorted, for routing.
-	cmd := f.srv.lastCommand.Load()
+	cmd := f.srv.LastCommand()
 	var props []string
 	for _, p := range cmd.GetPlatform().GetProperties() {
 		props = append(props, p.Name+"="+p.Value)
@@ -148,7 +151,7 @@ echo "unexpected=${GOCACHE-unset}"
 // stderr, interleaved), and an exit code the rule declares "nothing to
 // run" is a skip.
 func TestFailureAndSkip(t *testing.T) {
-	f := newFixture(t, serverOptions{}, nil)
+	f := newFixture(t, reapitest.Options{}, nil)
 	o := f.execute(f.action("pkg", "fail", "echo to stdout; echo to stderr >&2; exit 3"))
 	wantStatus(t, o, sched.Failed)
 	if o.ExitCode != 3 {
@@ -173,7 +176,7 @@ func TestFailureAndSkip(t *testing.T) {
 // Action.timeout is enforced by the server; the result is a timeout, not a
 // failure, and it comes back soon after the timeout.
 func TestTimeout(t *testing.T) {
-	f := newFixture(t, serverOptions{}, nil)
+	f := newFixture(t, reapitest.Options{}, nil)
 	a := f.action("pkg", "slow", "echo started; sleep 30")
 	a.Timeout = time.Second
 	start := time.Now()
@@ -191,7 +194,7 @@ func TestTimeout(t *testing.T) {
 // The XML a test writes comes back and its cases are read; undeclared
 // outputs come back as files, folders and executable bits.
 func TestXMLAndUndeclaredOutputs(t *testing.T) {
-	f := newFixture(t, serverOptions{}, nil)
+	f := newFixture(t, reapitest.Options{}, nil)
 	o := f.execute(f.action("", "junit", `
 cat > "$XML_OUTPUT_FILE" <<'XML'
 <testsuite name="s"><testcase classname="c" name="good"/><testcase classname="c" name="bad"><failure message="boom">trace</failure></testcase></testsuite>
@@ -224,7 +227,7 @@ chmod +x "$TEST_UNDECLARED_OUTPUTS_DIR/replay.sh"
 // ByteStream: a big input, and a big output.
 func TestBlobsAboveBatchLimit(t *testing.T) {
 	big := strings.Repeat("0123456789abcdef", 20<<10) // 320 KiB
-	f := newFixture(t, serverOptions{batchLimit: 64 << 10}, map[string]string{"data/big.bin": big})
+	f := newFixture(t, reapitest.Options{BatchLimit: 64 << 10}, map[string]string{"data/big.bin": big})
 	o := f.execute(f.action("data", "big", `
 test "$(wc -c < big.bin)" -eq 327680 || { echo "big.bin truncated"; exit 1; }
 cp big.bin "$TEST_UNDECLARED_OUTPUTS_DIR/copy.bin"
@@ -233,8 +236,8 @@ cp big.bin "$TEST_UNDECLARED_OUTPUTS_DIR/copy.bin"
 	if got := readFile(t, filepath.Join(o.OutputsDir, "copy.bin")); got != big {
 		t.Errorf("copy.bin came back with %d bytes, want %d", len(got), len(big))
 	}
-	if f.srv.streamWrites.Load() == 0 || f.srv.streamReads.Load() == 0 {
-		t.Errorf("ByteStream writes %d, reads %d: want both", f.srv.streamWrites.Load(), f.srv.streamReads.Load())
+	if f.srv.StreamWrites.Load() == 0 || f.srv.StreamReads.Load() == 0 {
+		t.Errorf("ByteStream writes %d, reads %d: want both", f.srv.StreamWrites.Load(), f.srv.StreamReads.Load())
 	}
 }
 
@@ -242,7 +245,7 @@ cp big.bin "$TEST_UNDECLARED_OUTPUTS_DIR/copy.bin"
 // again (Buildbarn does not look there inside Execute); a test declared
 // uncacheable runs every time.
 func TestActionCacheHitSkipsExecute(t *testing.T) {
-	f := newFixture(t, serverOptions{}, map[string]string{"p/in.txt": "x"})
+	f := newFixture(t, reapitest.Options{}, map[string]string{"p/in.txt": "x"})
 	a := f.action("p", "t", "echo ran", "p/in.txt")
 	wantStatus(t, f.execute(a), sched.Passed)
 	o := f.execute(a)
@@ -250,7 +253,7 @@ func TestActionCacheHitSkipsExecute(t *testing.T) {
 	if !o.Cached {
 		t.Error("second run not reported as cached")
 	}
-	if n := f.srv.executes.Load(); n != 1 {
+	if n := f.srv.Executes.Load(); n != 1 {
 		t.Errorf("Execute called %d times, want 1", n)
 	}
 	if log := readFile(t, o.LogPath); !strings.Contains(log, "ran") {
@@ -263,7 +266,7 @@ func TestActionCacheHitSkipsExecute(t *testing.T) {
 	if o := f.execute(u); o.Cached {
 		t.Error("an uncacheable test was answered from the action cache")
 	}
-	if n := f.srv.executes.Load(); n != 3 {
+	if n := f.srv.Executes.Load(); n != 3 {
 		t.Errorf("Execute called %d times, want 3", n)
 	}
 }
@@ -271,12 +274,12 @@ func TestActionCacheHitSkipsExecute(t *testing.T) {
 // When the Execute stream breaks mid-way, the client finds the execution
 // again with WaitExecution instead of running it twice.
 func TestStreamBreakWaitsForExecution(t *testing.T) {
-	f := newFixture(t, serverOptions{}, nil)
-	f.srv.breakStreams.Store(1)
+	f := newFixture(t, reapitest.Options{}, nil)
+	f.srv.BreakStreams.Store(1)
 	o := f.execute(f.action("p", "t", "sleep 0.3; echo done"))
 	wantStatus(t, o, sched.Passed)
-	if f.srv.waits.Load() != 1 || f.srv.executes.Load() != 1 {
-		t.Errorf("WaitExecution %d, Execute %d: want 1 and 1", f.srv.waits.Load(), f.srv.executes.Load())
+	if f.srv.Waits.Load() != 1 || f.srv.Executes.Load() != 1 {
+		t.Errorf("WaitExecution %d, Execute %d: want 1 and 1", f.srv.Waits.Load(), f.srv.Executes.Load())
 	}
 	if !strings.Contains(readFile(t, o.LogPath), "done") {
 		t.Error("log lacks the output")
@@ -286,19 +289,19 @@ func TestStreamBreakWaitsForExecution(t *testing.T) {
 // Inputs evicted between upload and execution: the server answers
 // FAILED_PRECONDITION naming them; they go up again and the action runs.
 func TestMissingBlobsAfterUploadAreUploadedAgain(t *testing.T) {
-	f := newFixture(t, serverOptions{}, map[string]string{"p/in.txt": "needed"})
-	f.srv.evictInputs.Store(1)
+	f := newFixture(t, reapitest.Options{}, map[string]string{"p/in.txt": "needed"})
+	f.srv.EvictInputs.Store(1)
 	o := f.execute(f.action("p", "t", "cat in.txt", "p/in.txt"))
 	wantStatus(t, o, sched.Passed)
-	if f.srv.preconditionFailures.Load() != 1 || f.srv.executes.Load() != 2 {
-		t.Errorf("precondition failures %d, executes %d: want 1 and 2", f.srv.preconditionFailures.Load(), f.srv.executes.Load())
+	if f.srv.PreconditionFailures.Load() != 1 || f.srv.Executes.Load() != 2 {
+		t.Errorf("precondition failures %d, executes %d: want 1 and 2", f.srv.PreconditionFailures.Load(), f.srv.Executes.Load())
 	}
 	if !strings.Contains(readFile(t, o.LogPath), "needed") {
 		t.Error("log lacks the input's content")
 	}
 
 	// Evicted again after the retry too: a failure that says why, not a loop.
-	f.srv.evictInputs.Store(2)
+	f.srv.EvictInputs.Store(2)
 	o = f.ex.Execute(context.Background(), f.action("p", "t2", "cat in.txt", "p/in.txt"), 1, 0, 1)
 	wantStatus(t, o, sched.Failed)
 	if log := readFile(t, o.LogPath); !strings.Contains(log, "missing inputs") {
@@ -309,7 +312,7 @@ func TestMissingBlobsAfterUploadAreUploadedAgain(t *testing.T) {
 // Ctrl-C while the server runs the test: the attempt is interrupted at
 // once, not when the server is done.
 func TestCancelIsInterrupted(t *testing.T) {
-	f := newFixture(t, serverOptions{}, nil)
+	f := newFixture(t, reapitest.Options{}, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
 	start := time.Now()
@@ -323,7 +326,7 @@ func TestCancelIsInterrupted(t *testing.T) {
 // A server that does not execute is refused with a reason, and the test
 // fails rather than passing unrun.
 func TestServerWithoutExecution(t *testing.T) {
-	f := newFixture(t, serverOptions{noExec: true}, nil)
+	f := newFixture(t, reapitest.Options{NoExec: true}, nil)
 	o := f.execute(f.action("p", "t", "true"))
 	wantStatus(t, o, sched.Failed)
 	if log := readFile(t, o.LogPath); !strings.Contains(log, "does not execute") {
@@ -339,7 +342,7 @@ func TestServerWithoutExecution(t *testing.T) {
 
 // Retried attempts keep earlier logs beside the last, as the sandbox does.
 func TestAttemptsKeepEarlierLogs(t *testing.T) {
-	f := newFixture(t, serverOptions{}, nil)
+	f := newFixture(t, reapitest.Options{}, nil)
 	a := f.action("p", "t", "echo attempt; exit 1")
 	f.ex.Execute(context.Background(), a, 1, 0, 1)
 	o := f.ex.Execute(context.Background(), a, 2, 0, 1)
@@ -353,8 +356,8 @@ func TestAttemptsKeepEarlierLogs(t *testing.T) {
 // A log above the limit keeps its tail under the sandbox's header, so the
 // end of a long failure is what the user sees.
 func TestLogKeepsTail(t *testing.T) {
-	f := newFixture(t, serverOptions{}, nil)
-	ex, err := New(f.srv.url, Options{Keys: f.keyer, OutputBase: filepath.Join(f.root, ".suite"), LogLimit: 1000})
+	f := newFixture(t, reapitest.Options{}, nil)
+	ex, err := New(f.srv.URL(), Options{Keys: f.keyer, OutputBase: filepath.Join(f.root, ".suite"), LogLimit: 1000})
 	if err != nil {
 		t.Fatal(err)
 	}
