@@ -13,6 +13,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -300,12 +301,12 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		if rc == nil {
 			return &exitError{exitInternal, errors.New("remote execution needs the local cache to compute action keys")}
 		}
-		rex, err := remoteexec.New(f.remoteExecutor, remoteexec.Options{Keys: rc, OutputBase: outBase})
+		rex, err := remoteexec.New(f.remoteExecutor, remoteexec.Options{Keys: rc, OutputBase: outBase, NoCacheLookup: f.noCache})
 		if err != nil {
 			return invalid("--remote-executor: %v", err)
 		}
 		defer rex.Close()
-		ex = rex
+		ex = &fallbackExecutor{remote: rex, local: ex}
 	}
 	end := sched.Run(ctx, actions, ex, sched.Options{
 		Jobs: jobs, Seed: seed, Order: order, FailFast: f.failFast, Suite: suiteName,
@@ -406,4 +407,35 @@ func sandboxBase(flag string) string {
 		return "/dev/shm"
 	}
 	return os.TempDir()
+}
+
+// fallbackExecutor sends actions to a remote executor, asked once, when the
+// first action that missed the cache needs it, whether it can run them (so
+// a run of cache hits never contacts it). One that cannot costs one warning
+// and every action runs locally instead, as Bazel's --remote_local_fallback
+// does; an executor lost mid-run fails the tests it was running, with the
+// reason in their logs.
+type fallbackExecutor struct {
+	remote *remoteexec.Executor
+	local  sched.Executor
+	once   sync.Once
+	usable bool
+	err    error
+}
+
+func (f *fallbackExecutor) Execute(ctx context.Context, a *action.Action, attempt, slot int, seed int64) sched.Outcome {
+	warned := false
+	f.once.Do(func() {
+		f.err = f.remote.Check(ctx)
+		f.usable = f.err == nil
+		warned = !f.usable
+	})
+	if f.usable {
+		return f.remote.Execute(ctx, a, attempt, slot, seed)
+	}
+	o := f.local.Execute(ctx, a, attempt, slot, seed)
+	if warned && ctx.Err() == nil {
+		o.Warnings = append(o.Warnings, fmt.Sprintf("%v; running tests locally", f.err))
+	}
+	return o
 }

@@ -60,6 +60,9 @@ type Options struct {
 	Headers      map[string]string
 	InstanceName string
 	RootCAs      *x509.CertPool
+	// NoCacheLookup (--no-cache) runs every action, even one the server's
+	// action cache has a pass for.
+	NoCacheLookup bool
 }
 
 // Executor sends actions to a REAPI Execution service. It is safe for
@@ -120,6 +123,10 @@ func (e *Executor) Close() error {
 
 // String is the executor's URL, any password hidden.
 func (e *Executor) String() string { return e.describe }
+
+// Check asks the server whether it can run suite's actions, so that a
+// caller can fall back to running locally before the run starts.
+func (e *Executor) Check(ctx context.Context) error { return e.ready(ctx) }
 
 // ready asks the server's capabilities once: it must execute, and hash
 // with SHA-256, or it cannot run suite's actions. A failed ask is asked
@@ -241,7 +248,7 @@ func (e *Executor) execute(ctx context.Context, a *action.Action, files attemptF
 
 	// Buildbarn does not consult its action cache inside Execute, so ask
 	// first; a pass another run left there is a pass.
-	if a.Cacheable {
+	if a.Cacheable && !e.o.NoCacheLookup {
 		r, err := e.cas.GetActionResult(ctx, ra.digest)
 		switch {
 		case err == nil && r.GetExitCode() == 0:
@@ -255,7 +262,7 @@ func (e *Executor) execute(ctx context.Context, a *action.Action, files attemptF
 		}
 	}
 
-	resp, err := e.run(ctx, ra, blobs, false)
+	resp, err := e.run(ctx, ra, blobs, e.o.NoCacheLookup)
 	if err != nil {
 		return o, err
 	}
