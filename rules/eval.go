@@ -13,7 +13,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -23,6 +22,7 @@ import (
 	"go.starlark.net/syntax"
 
 	"github.com/suite-run/suite/internal/label"
+	"github.com/suite-run/suite/internal/par"
 	"github.com/suite-run/suite/internal/workspace"
 )
 
@@ -165,22 +165,7 @@ func Load(root string) (*Graph, error) {
 	}
 
 	results := make([]*pkgState, len(pkgs))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				results[i] = ev.evalPackage(pkgs[i])
-			}
-		}()
-	}
-	for i := range pkgs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	par.Each(len(pkgs), func(i int) { results[i] = ev.evalPackage(pkgs[i]) })
 
 	var errs ErrorList
 	for _, p := range results {

@@ -5,9 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
-	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 
 	"github.com/suite-run/suite/internal/action"
 	"github.com/suite-run/suite/internal/cache"
+	"github.com/suite-run/suite/internal/par"
 	"github.com/suite-run/suite/internal/sched"
 	"github.com/suite-run/suite/internal/workspace"
 	"github.com/suite-run/suite/rules"
@@ -133,22 +132,7 @@ func (s *session) cacheStatus(sel *selection) map[*rules.Test]testStatus {
 	}
 	hits := make([]bool, len(actions))
 	if rc != nil {
-		var wg sync.WaitGroup
-		next := make(chan int)
-		for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for i := range next {
-					hits[i] = rc.Peek(actions[i])
-				}
-			}()
-		}
-		for i := range actions {
-			next <- i
-		}
-		close(next)
-		wg.Wait()
+		par.Each(len(actions), func(i int) { hits[i] = rc.Peek(actions[i]) })
 	}
 	for i, a := range actions {
 		st, seen := out[a.Test]

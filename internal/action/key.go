@@ -153,7 +153,7 @@ func (k *Keyer) Key(a *Action) (*Key, error) {
 	for _, n := range names {
 		cmd.EnvironmentVariables = append(cmd.EnvironmentVariables, &repb.Command_EnvironmentVariable{Name: n, Value: env[n]})
 	}
-	cmdBytes, err := marshal(cmd)
+	cmdBytes, err := Marshal(cmd)
 	if err != nil {
 		return nil, err
 	}
@@ -164,17 +164,17 @@ func (k *Keyer) Key(a *Action) (*Key, error) {
 	}
 	key.salt = salt(a)
 	act := &repb.Action{
-		CommandDigest:   digestOf(cmdBytes),
+		CommandDigest:   DigestOf(cmdBytes),
 		InputRootDigest: root,
 		DoNotCache:      !a.Cacheable,
 		Salt:            []byte(key.salt),
 		Platform:        cmd.Platform,
 	}
-	actBytes, err := marshal(act)
+	actBytes, err := Marshal(act)
 	if err != nil {
 		return nil, err
 	}
-	d := digestOf(actBytes)
+	d := DigestOf(actBytes)
 	key.Hash, key.Digest, key.Action, key.Command, key.Dirs = d.Hash, d, act, cmd, dirs
 	return key, nil
 }
@@ -274,11 +274,14 @@ func describe(d workspace.FileDigest) string {
 	return s
 }
 
-func marshal(m proto.Message) ([]byte, error) {
+// Marshal serializes a REAPI message deterministically, as digests of
+// Actions, Commands and Directories require.
+func Marshal(m proto.Message) ([]byte, error) {
 	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
 }
 
-func digestOf(b []byte) *repb.Digest {
+// DigestOf is the SHA-256 digest of a blob.
+func DigestOf(b []byte) *repb.Digest {
 	sum := sha256.Sum256(b)
 	return &repb.Digest{Hash: hex.EncodeToString(sum[:]), SizeBytes: int64(len(b))}
 }
@@ -325,11 +328,11 @@ func (t *tree) digest(out map[string]*repb.Directory) (*repb.Digest, error) {
 		}
 		dir.Directories = append(dir.Directories, &repb.DirectoryNode{Name: name, Digest: d})
 	}
-	b, err := marshal(dir)
+	b, err := Marshal(dir)
 	if err != nil {
 		return nil, err
 	}
-	d := digestOf(b)
+	d := DigestOf(b)
 	out[d.Hash] = dir
 	return d, nil
 }

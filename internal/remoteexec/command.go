@@ -1,8 +1,6 @@
 package remoteexec
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"math"
 	"sort"
@@ -10,7 +8,6 @@ import (
 	"strings"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
-	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/suite-run/suite/internal/action"
@@ -95,12 +92,12 @@ func buildRemoteAction(a *action.Action, key *action.Key, slot int, seed int64, 
 	} else {
 		cmd.OutputPaths = []string{remoteOutputs, remoteXML} // sorted, as REAPI requires
 	}
-	cmdBytes, err := marshal(cmd)
+	cmdBytes, err := action.Marshal(cmd)
 	if err != nil {
 		return nil, err
 	}
 	act := &repb.Action{
-		CommandDigest:   digestOf(cmdBytes),
+		CommandDigest:   action.DigestOf(cmdBytes),
 		InputRootDigest: key.Action.GetInputRootDigest(),
 		// A test declared cache = False must never be answered from the
 		// executor's action cache either.
@@ -111,12 +108,12 @@ func buildRemoteAction(a *action.Action, key *action.Key, slot int, seed int64, 
 	if a.Timeout > 0 {
 		act.Timeout = durationpb.New(a.Timeout)
 	}
-	actBytes, err := marshal(act)
+	actBytes, err := action.Marshal(act)
 	if err != nil {
 		return nil, err
 	}
 	return &remoteAction{command: cmd, action: act, commandBytes: cmdBytes, actionBytes: actBytes,
-		digest: digestOf(actBytes), commandDigest: act.CommandDigest}, nil
+		digest: action.DigestOf(actBytes), commandDigest: act.CommandDigest}, nil
 }
 
 // wrapperScript is the sh program the worker runs before the test: it
@@ -160,13 +157,4 @@ func sortedPlatform(p *repb.Platform) *repb.Platform {
 		return a.Value < b.Value
 	})
 	return out
-}
-
-func marshal(m proto.Message) ([]byte, error) {
-	return proto.MarshalOptions{Deterministic: true}.Marshal(m)
-}
-
-func digestOf(b []byte) *repb.Digest {
-	sum := sha256.Sum256(b)
-	return &repb.Digest{Hash: hex.EncodeToString(sum[:]), SizeBytes: int64(len(b))}
 }

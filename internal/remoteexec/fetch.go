@@ -71,7 +71,7 @@ func (e *Executor) collect(ctx context.Context, a *action.Action, files attemptF
 			return o, err
 		}
 	}
-	parseCases(a, &o)
+	o.ReadCases(a.Argv)
 	return o, nil
 }
 
@@ -250,11 +250,11 @@ func (e *Executor) fetchTree(ctx context.Context, d *repb.Digest, dst string) (i
 	}
 	children := map[string]*repb.Directory{}
 	for _, c := range tree.Children {
-		b, err := marshal(c)
+		b, err := action.Marshal(c)
 		if err != nil {
 			return 0, err
 		}
-		children[digestOf(b).Hash] = c
+		children[action.DigestOf(b).Hash] = c
 	}
 	return e.materialize(ctx, tree.Root, children, dst, 0)
 }

@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -24,7 +23,6 @@ import (
 
 	"github.com/suite-run/suite/internal/action"
 	"github.com/suite-run/suite/internal/cache"
-	"github.com/suite-run/suite/internal/cases"
 	"github.com/suite-run/suite/internal/sched"
 )
 
@@ -304,25 +302,4 @@ func (e *Executor) once(ws ...string) []string {
 		}
 	}
 	return out
-}
-
-// isGoTestJSON reports whether argv runs `go test -json`, whose log holds
-// the individual test cases (as sched.SandboxExecutor decides).
-func isGoTestJSON(argv []string) bool {
-	s := " " + strings.Join(argv, " ") + " "
-	return strings.Contains(s, " test ") && strings.Contains(s, " -json ") && strings.Contains(s, "go ")
-}
-
-// parseCases reads the cases from the XML, or else from a go test -json log.
-func parseCases(a *action.Action, o *sched.Outcome) {
-	if o.XMLPath != "" {
-		if data, err := os.ReadFile(o.XMLPath); err == nil {
-			o.Cases, _ = cases.ParseJUnit(data)
-		}
-	} else if isGoTestJSON(a.Argv) && o.LogPath != "" {
-		if f, err := os.Open(o.LogPath); err == nil {
-			o.Cases, _ = cases.ParseGoTestJSON(f)
-			f.Close()
-		}
-	}
 }

@@ -35,7 +35,7 @@ func newBlobSet(key *action.Key, ra *remoteAction) blobSet {
 	s.addData(ra.commandBytes)
 	s.addData(ra.actionBytes)
 	for _, dir := range key.Dirs {
-		b, err := marshal(dir)
+		b, err := action.Marshal(dir)
 		if err == nil {
 			s.addData(b)
 		}
@@ -49,7 +49,7 @@ func newBlobSet(key *action.Key, ra *remoteAction) blobSet {
 }
 
 func (s blobSet) addData(b []byte) {
-	d := digestOf(b)
+	d := action.DigestOf(b)
 	s[d.Hash] = blobSource{digest: d, data: b}
 }
 

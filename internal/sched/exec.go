@@ -107,15 +107,8 @@ func (e *SandboxExecutor) Execute(ctx context.Context, a *action.Action, attempt
 	}
 	if res.WroteXML {
 		o.XMLPath = xmlPath
-		if data, err := os.ReadFile(xmlPath); err == nil {
-			o.Cases, _ = cases.ParseJUnit(data)
-		}
-	} else if isGoTestJSON(a.Argv) {
-		if f, err := os.Open(logPath); err == nil {
-			o.Cases, _ = cases.ParseGoTestJSON(f)
-			f.Close()
-		}
 	}
+	o.ReadCases(a.Argv)
 	return o
 }
 
@@ -127,6 +120,21 @@ func (e *SandboxExecutor) once(ws []string) []string {
 		}
 	}
 	return out
+}
+
+// ReadCases fills Cases from the JUnit XML the test wrote, or else, for
+// `go test -json`, from its log.
+func (o *Outcome) ReadCases(argv []string) {
+	if o.XMLPath != "" {
+		if data, err := os.ReadFile(o.XMLPath); err == nil {
+			o.Cases, _ = cases.ParseJUnit(data)
+		}
+	} else if isGoTestJSON(argv) && o.LogPath != "" {
+		if f, err := os.Open(o.LogPath); err == nil {
+			o.Cases, _ = cases.ParseGoTestJSON(f)
+			f.Close()
+		}
+	}
 }
 
 // isGoTestJSON reports whether argv runs `go test -json`, whose output

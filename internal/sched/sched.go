@@ -9,13 +9,12 @@ package sched
 import (
 	"container/heap"
 	"context"
-	"runtime"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/suite-run/suite/internal/action"
 	"github.com/suite-run/suite/internal/cases"
+	"github.com/suite-run/suite/internal/par"
 )
 
 // Executor runs one attempt of an action on a worker slot.
@@ -182,22 +181,7 @@ func (d *dispatcher) skipHits(actions []*action.Action) []*action.Action {
 		ok bool
 	}
 	hits := make([]hit, len(actions))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				hits[i].o, hits[i].ok = d.cache.Lookup(actions[i])
-			}
-		}()
-	}
-	for i := range actions {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
+	par.Each(len(actions), func(i int) { hits[i].o, hits[i].ok = d.cache.Lookup(actions[i]) })
 	for _, w := range d.cache.TakeWarnings() {
 		d.emit(Warning{Msg: w})
 	}
