@@ -32,6 +32,7 @@ type Terminal struct {
 
 	start     time.Time
 	expected  time.Duration
+	known     bool
 	total     int
 	done      int
 	cached    int
@@ -52,7 +53,7 @@ func NewTerminal(out io.Writer, tty bool, mode, cwd string, now func() time.Time
 func (t *Terminal) Handle(e sched.Event) {
 	switch e := e.(type) {
 	case sched.RunStart:
-		t.start, t.total, t.expected = e.Time, e.Actions, e.Expected
+		t.start, t.total, t.expected, t.known = e.Time, e.Actions, e.Expected, e.Known
 		what := fmt.Sprintf("%d tests", e.Selected)
 		if e.Suite != "" {
 			what = fmt.Sprintf("suite %s: %d tests", e.Suite, e.Selected)
@@ -119,11 +120,15 @@ func (t *Terminal) status() {
 	t.lineShown = true
 }
 
-// eta is the history's predicted wall time less the time elapsed, or, once
-// past the prediction, the average pace so far applied to what is left.
+// eta is the history's predicted wall time less the time elapsed when
+// every duration is known; otherwise, or once past the prediction, the
+// pace so far applied to what is left.
 func (t *Terminal) eta() time.Duration {
+	if t.done >= t.total {
+		return 0
+	}
 	elapsed := t.now().Sub(t.start)
-	if t.expected > elapsed {
+	if t.known && t.expected > elapsed {
 		return t.expected - elapsed
 	}
 	if t.done == 0 {

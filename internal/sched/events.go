@@ -55,7 +55,10 @@ type RunStart struct {
 	Selected int           // tests
 	Actions  int           // actions (shards and runs count separately)
 	Expected time.Duration // predicted wall time from history
-	Time     time.Time
+	// Known says every action's duration was recorded before; otherwise
+	// Expected rests partly on guesses from timeouts.
+	Known bool
+	Time  time.Time
 }
 
 // ActionStart is sent when an attempt of an action begins on a worker slot.

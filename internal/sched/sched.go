@@ -70,18 +70,20 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 	}
 	var parallel, exclusive []*action.Action
 	estimates := make([]time.Duration, 0, len(actions))
+	allKnown := true
 	for _, a := range actions {
 		if a.Exclusive {
 			exclusive = append(exclusive, a)
 		} else {
 			parallel = append(parallel, a)
 		}
-		d, _ := Estimate(a, h)
+		d, known := Estimate(a, h)
 		estimates = append(estimates, d)
+		allKnown = allKnown && known
 	}
 	start := now()
 	emit(RunStart{Suite: o.Suite, Seed: o.Seed, Jobs: jobs, Order: o.Order, Selected: o.Selected,
-		Actions: len(actions), Expected: Predict(estimates, jobs), Time: start})
+		Actions: len(actions), Expected: Predict(estimates, jobs), Known: allKnown, Time: start})
 
 	d := &dispatcher{ctx: ctx, ex: ex, seed: o.Seed, now: now, emit: emit, history: h, cache: o.Cache,
 		failFast: o.FailFast, msgs: make(chan msg), results: map[*action.Action]ActionEnd{}}
