@@ -1,7 +1,9 @@
 package rules
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -237,21 +239,19 @@ func (p *pkgState) resolveSrcs(fn string, srcs []string) ([]string, error) {
 			continue
 		}
 		if !rooted {
-			if err := workspace.CheckPath(p.ev.root, s); err != nil {
+			// The raw form, before path.Join cleans a ".." away.
+			if err := workspace.CheckRel(s); err != nil {
 				return nil, fmt.Errorf("%s: srcs: %v", fn, err)
 			}
 		}
-		if err := workspace.CheckPath(p.ev.root, rel); err != nil {
+		fi, err := workspace.StatInput(p.ev.root, rel)
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			return nil, fmt.Errorf("%s: srcs: %q does not exist (paths are relative to the package %q; use glob() for optional files)", fn, s, "//"+p.pkg)
+		case err != nil:
 			return nil, fmt.Errorf("%s: srcs: %v", fn, err)
-		}
-		{
-			fi, err := os.Stat(filepath.Join(p.ev.root, filepath.FromSlash(rel)))
-			if err != nil {
-				return nil, fmt.Errorf("%s: srcs: %q does not exist (paths are relative to the package %q; use glob() for optional files)", fn, s, "//"+p.pkg)
-			}
-			if fi.IsDir() {
-				return nil, fmt.Errorf("%s: srcs: %q is a directory, want files (use glob([%q]))", fn, s, strings.TrimSuffix(s, "/")+"/**")
-			}
+		case fi.IsDir():
+			return nil, fmt.Errorf("%s: srcs: %q is a directory, want files (use glob([%q]))", fn, s, strings.TrimSuffix(s, "/")+"/**")
 		}
 		out = append(out, rel)
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/debug"
 
 	"github.com/spf13/cobra"
 
@@ -53,6 +54,11 @@ func main() {
 }
 
 func main1() int {
+	// suite is short-lived and allocates mostly while evaluating: fewer
+	// collections trade a few tens of MiB for a faster start.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
 	defer stopProfile()
 	return run(os.Args[1:], os.Stdout, os.Stderr)
 }

@@ -83,9 +83,13 @@ func golden(t *testing.T, name, got string) {
 	}
 }
 
-func TestTerminalLinePerTest(t *testing.T) { golden(t, "terminal-lines.golden", render(t, false, OutputErrors)) }
+func TestTerminalLinePerTest(t *testing.T) {
+	golden(t, "terminal-lines.golden", render(t, false, OutputErrors))
+}
 
-func TestTerminalLiveLine(t *testing.T) { golden(t, "terminal-tty.golden", render(t, true, OutputErrors)) }
+func TestTerminalLiveLine(t *testing.T) {
+	golden(t, "terminal-tty.golden", render(t, true, OutputErrors))
+}
 
 func TestTerminalSummaryOnly(t *testing.T) {
 	out := render(t, false, OutputSummary)
