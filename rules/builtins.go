@@ -4,9 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -620,7 +618,7 @@ func excluded(m string, exclude []string) bool {
 
 func (p *pkgState) packageFiles() ([]string, error) {
 	if p.files == nil {
-		files, err := workspace.PackageFiles(p.ev.root, p.pkg, p.ev.ignorer)
+		files, err := p.ev.scan.PackageFiles(p.pkg)
 		if err != nil {
 			return nil, err
 		}
@@ -636,10 +634,7 @@ func (p *pkgState) rootedFiles(pattern string) ([]string, error) {
 	if base == "." {
 		base = ""
 	}
-	if fi, err := os.Stat(filepath.Join(p.ev.root, filepath.FromSlash(base))); err != nil || !fi.IsDir() {
-		return nil, nil
-	}
-	return workspace.TreeFiles(p.ev.root, base, p.ev.ignorer)
+	return p.ev.scan.TreeFiles(base)
 }
 
 // clip shortens a user's string for an error message.

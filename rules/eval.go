@@ -127,6 +127,7 @@ func positioned(err error, file string) *Error {
 type evaluator struct {
 	root      string
 	ignorer   *workspace.Ignorer
+	scan      *workspace.Scan // every package and file, read once
 	marks     map[string]*Mark
 	markNames []string
 
@@ -159,10 +160,11 @@ func Load(root string) (*Graph, error) {
 		return nil, errs
 	}
 	ev.ignorer = workspace.NewIgnorer(g.Config.Ignore)
-	pkgs, err := workspace.Packages(root, ev.ignorer)
-	if err != nil {
+	var err error
+	if ev.scan, err = workspace.ScanWorkspace(root, ev.ignorer); err != nil {
 		return nil, err
 	}
+	pkgs := ev.scan.Packages
 
 	results := make([]*pkgState, len(pkgs))
 	par.Each(len(pkgs), func(i int) { results[i] = ev.evalPackage(pkgs[i]) })

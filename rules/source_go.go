@@ -15,8 +15,6 @@ import (
 
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
-
-	"github.com/suite-run/suite/internal/workspace"
 )
 
 // go_packages_info(dir = ".") describes every Go package at or below dir
@@ -54,7 +52,7 @@ func goPackagesInfoFn(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	if fi, err := os.Stat(filepath.Join(p.ev.root, filepath.FromSlash(base))); err != nil || !fi.IsDir() {
 		return nil, userError(thread, "%s: dir: %q is not a folder in package %q", b.Name(), dir, "//"+p.pkg)
 	}
-	files, err := workspace.PackageFiles(p.ev.root, base, p.ev.ignorer)
+	files, err := p.ev.scan.PackageFiles(base)
 	if err != nil {
 		return nil, userError(thread, "%s: %v", b.Name(), err)
 	}

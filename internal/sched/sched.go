@@ -126,20 +126,30 @@ func (d *dispatcher) phase(queue []*action.Action, jobs int, need func(*action.A
 	for i := range free {
 		free[i] = true
 	}
+	nfree := jobs
 	running := 0
 	done := d.ctx.Done() // nil for a context that is never cancelled
 	for {
 		if d.stopping || d.ctx.Err() != nil {
 			queue = nil
 		}
-		for i := 0; i < len(queue); {
-			slots := take(free, need(queue[i]))
-			if slots == nil {
+		// First fit, but stop as soon as no slot is free: with thousands
+		// queued, scanning them all after every finished test would make
+		// scheduling quadratic.
+		for i := 0; i < len(queue) && nfree > 0; {
+			n := need(queue[i])
+			if n > nfree {
 				i++
 				continue
 			}
+			slots := take(free, n)
+			nfree -= n
 			a := queue[i]
-			queue = append(queue[:i], queue[i+1:]...)
+			if i == 0 {
+				queue = queue[1:] // the common case, without moving the rest
+			} else {
+				queue = append(queue[:i], queue[i+1:]...)
+			}
 			running++
 			d.order = append(d.order, a.ID())
 			go d.runAction(a, slots)
@@ -158,6 +168,7 @@ func (d *dispatcher) phase(queue []*action.Action, jobs int, need func(*action.A
 				for _, s := range m.slots {
 					free[s] = true
 				}
+				nfree += len(m.slots)
 				ev := ActionEnd{Action: m.a, Slot: m.slots[0], Attempts: m.attempt, Outcome: m.outcome, Start: m.start, End: m.time}
 				d.results[m.a] = ev
 				d.history.record(m.a.ID(), m.outcome, m.time)

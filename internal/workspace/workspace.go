@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -98,106 +97,6 @@ func NewIgnorer(entries []string) *Ignorer {
 // Ignored reports whether the folder at the workspace-relative path rel is skipped.
 func (ig *Ignorer) Ignored(rel string) bool {
 	return ig.names[path.Base(rel)] || ig.paths[rel]
-}
-
-// Packages walks the workspace and returns the package paths (directories
-// holding SUITES.star) in sorted order; "" is the root package.
-func Packages(root string, ig *Ignorer) ([]string, error) {
-	var pkgs []string
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == root {
-				return err
-			}
-			return nil // an unreadable folder holds no package we can evaluate
-		}
-		if d.IsDir() {
-			rel := relSlash(root, p)
-			if rel != "" && ig.Ignored(rel) {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if d.Name() == PackageFile && d.Type().IsRegular() {
-			pkgs = append(pkgs, relSlash(root, filepath.Dir(p)))
-		}
-		return nil
-	})
-	sort.Strings(pkgs)
-	return pkgs, err
-}
-
-func relSlash(root, p string) string {
-	if p == root {
-		return ""
-	}
-	return filepath.ToSlash(p[len(root)+1:])
-}
-
-// PackageFiles lists the files a package owns: every file below dir (a
-// workspace-relative package path) except those in sub-packages and ignored
-// folders, as paths relative to dir, sorted. A symlink is listed when it
-// resolves to a file inside the workspace; one leading outside is an error,
-// a dangling one is left out, and a symlink to a folder is not descended
-// into (so cycles cannot occur).
-func PackageFiles(root, dir string, ig *Ignorer) ([]string, error) {
-	return walkFiles(root, dir, ig, true)
-}
-
-// TreeFiles lists every file below dir, across package boundaries, as
-// workspace-relative paths: what a "//"-rooted glob matches against.
-func TreeFiles(root, dir string, ig *Ignorer) ([]string, error) {
-	files, err := walkFiles(root, dir, ig, false)
-	for i, f := range files {
-		files[i] = path.Join(dir, f)
-	}
-	return files, err
-}
-
-func walkFiles(root, dir string, ig *Ignorer, stopAtPackages bool) ([]string, error) {
-	base := filepath.Join(root, filepath.FromSlash(dir))
-	var files []string
-	err := filepath.WalkDir(base, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			if p == base {
-				return err
-			}
-			return nil
-		}
-		rel := relSlash(base, p)
-		if d.IsDir() {
-			if p == base {
-				return nil
-			}
-			if ig.Ignored(path.Join(dir, rel)) {
-				return filepath.SkipDir
-			}
-			if _, err := os.Lstat(filepath.Join(p, PackageFile)); stopAtPackages && err == nil {
-				return filepath.SkipDir // a sub-package owns its own files
-			}
-			return nil
-		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			target, err := filepath.EvalSymlinks(p)
-			if err != nil {
-				// A dangling symlink has no content to hash or copy: it is
-				// not a file a test can declare (test data often holds
-				// them on purpose). It is left out, not an error.
-				return nil
-			}
-			if !Inside(root, target) {
-				return fmt.Errorf("%s: symlink leads outside the workspace (to %s); declare only files inside the workspace", path.Join(dir, rel), target)
-			}
-			if fi, err := os.Stat(target); err != nil || fi.IsDir() {
-				return nil
-			}
-		} else if !d.Type().IsRegular() {
-			return nil
-		}
-		files = append(files, rel)
-		return nil
-	})
-	return files, err
 }
 
 // Inside reports whether the absolute path p lies within root.
