@@ -56,9 +56,10 @@ type Key struct {
 	Dirs  map[string]*repb.Directory
 	Files map[string]string
 
-	inputs []namedDigest
-	tools  map[string]string
-	salt   string
+	inputs     []namedDigest // sorted by path, as Action.Inputs are
+	toolInputs []namedDigest
+	tools      map[string]string
+	salt       string
 }
 
 type namedDigest struct {
@@ -112,7 +113,6 @@ type toolInfo struct {
 func (k *Keyer) Key(a *Action) (*Key, error) {
 	key := &Key{inputs: make([]namedDigest, 0, len(a.Inputs)), tools: map[string]string{},
 		Files: make(map[string]string, len(a.Inputs))}
-	tree := newTree()
 	for _, in := range a.Inputs {
 		// Inputs are clean workspace-relative paths; filepath.Join's
 		// cleaning would cost more than the rest of the key.
@@ -121,7 +121,6 @@ func (k *Keyer) Key(a *Action) (*Key, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: input %s: %w", a.ID(), in, err)
 		}
-		tree.add(in, d)
 		key.inputs = append(key.inputs, namedDigest{in, d})
 		key.Files[d.Hash] = p
 	}
@@ -134,7 +133,7 @@ func (k *Keyer) Key(a *Action) (*Key, error) {
 		key.tools[name] = t.path + " " + describe(t.d)
 		// Tools live in the key's tree under a folder no input can use
 		// (labels may not start with "."), so a changed binary misses.
-		tree.add(path.Join(".suite-tools", name), t.d)
+		key.toolInputs = append(key.toolInputs, namedDigest{path.Join(".suite-tools", name), t.d})
 		key.Files[t.d.Hash] = t.path
 	}
 
@@ -158,7 +157,12 @@ func (k *Keyer) Key(a *Action) (*Key, error) {
 		return nil, err
 	}
 	dirs := map[string]*repb.Directory{}
-	root, err := tree.digest(dirs)
+	all := key.inputs
+	if len(key.toolInputs) > 0 {
+		all = append(append([]namedDigest(nil), key.inputs...), key.toolInputs...)
+		sort.Slice(all, func(i, j int) bool { return all[i].path < all[j].path })
+	}
+	root, err := buildDir(all, 0, dirs)
 	if err != nil {
 		return nil, err
 	}
@@ -286,48 +290,36 @@ func DigestOf(b []byte) *repb.Digest {
 	return &repb.Digest{Hash: hex.EncodeToString(sum[:]), SizeBytes: int64(len(b))}
 }
 
-// tree is the input root being assembled, a folder at a time.
-type tree struct {
-	files map[string]workspace.FileDigest
-	dirs  map[string]*tree
-}
-
-func newTree() *tree {
-	return &tree{files: map[string]workspace.FileDigest{}, dirs: map[string]*tree{}}
-}
-
-func (t *tree) add(p string, d workspace.FileDigest) {
-	dir, file := path.Split(p)
-	cur := t
-	for _, c := range strings.Split(strings.TrimSuffix(dir, "/"), "/") {
-		if c == "" {
+// buildDir builds the REAPI Directory of the inputs below one folder (all
+// of whose paths share the first prefixLen bytes) and returns its digest,
+// recording every Directory message in out. Sorted input paths keep each
+// subfolder's entries together, so the tree is built in one pass without
+// intermediate maps; REAPI wants children sorted by name.
+func buildDir(inputs []namedDigest, prefixLen int, out map[string]*repb.Directory) (*repb.Digest, error) {
+	dir := &repb.Directory{}
+	for i := 0; i < len(inputs); {
+		rest := inputs[i].path[prefixLen:]
+		slash := strings.IndexByte(rest, '/')
+		if slash < 0 {
+			d := inputs[i].d
+			dir.Files = append(dir.Files, &repb.FileNode{Name: rest, Digest: &repb.Digest{Hash: d.Hash, SizeBytes: d.Size}, IsExecutable: d.Executable})
+			i++
 			continue
 		}
-		next := cur.dirs[c]
-		if next == nil {
-			next = newTree()
-			cur.dirs[c] = next
+		sub := rest[:slash+1] // "name/"
+		j := i + 1
+		for j < len(inputs) && strings.HasPrefix(inputs[j].path[prefixLen:], sub) {
+			j++
 		}
-		cur = next
-	}
-	cur.files[file] = d
-}
-
-// digest builds the REAPI Directory messages bottom up (children sorted
-// by name, as REAPI requires) and returns the root's digest.
-func (t *tree) digest(out map[string]*repb.Directory) (*repb.Digest, error) {
-	dir := &repb.Directory{}
-	for _, name := range sortedKeys(t.files) {
-		d := t.files[name]
-		dir.Files = append(dir.Files, &repb.FileNode{Name: name, Digest: &repb.Digest{Hash: d.Hash, SizeBytes: d.Size}, IsExecutable: d.Executable})
-	}
-	for _, name := range sortedKeys(t.dirs) {
-		d, err := t.dirs[name].digest(out)
+		d, err := buildDir(inputs[i:j], prefixLen+len(sub), out)
 		if err != nil {
 			return nil, err
 		}
-		dir.Directories = append(dir.Directories, &repb.DirectoryNode{Name: name, Digest: d})
+		dir.Directories = append(dir.Directories, &repb.DirectoryNode{Name: sub[:slash], Digest: d})
+		i = j
 	}
+	sort.Slice(dir.Files, func(i, j int) bool { return dir.Files[i].Name < dir.Files[j].Name })
+	sort.Slice(dir.Directories, func(i, j int) bool { return dir.Directories[i].Name < dir.Directories[j].Name })
 	b, err := Marshal(dir)
 	if err != nil {
 		return nil, err
@@ -335,13 +327,4 @@ func (t *tree) digest(out map[string]*repb.Directory) (*repb.Digest, error) {
 	d := DigestOf(b)
 	out[d.Hash] = dir
 	return d, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }
