@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs, where missing, what the example monorepo and suite's own tests
+# run: pytest and pytest-xdist for Debian's python3, node, and nginx (the
+# HTTP remote cache tests). Needs root and apt-get; otherwise it says what
+# is missing and leaves the rest to the caller.
+set -euo pipefail
+need=()
+[ -x /usr/bin/pytest ] || python3 -c 'import pytest' >/dev/null 2>&1 || need+=(python3-pytest)
+[ -d /usr/lib/python3/dist-packages/xdist ] || python3 -c 'import xdist' >/dev/null 2>&1 || need+=(python3-pytest-xdist)
+command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  echo "installing ${need[*]}" >&2
+  apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+else
+  echo "missing ${need[*]}: install them (apt-get install -y ${need[*]})" >&2
+fi
