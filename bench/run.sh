@@ -205,9 +205,28 @@ reset() {
 	esac
 }
 
+# settle waits (up to 15 s) until the machine has been nearly idle for
+# 300 ms, so that no tool is timed while another one's leftovers still
+# run: Bazel's server collects garbage and runs idle tasks for seconds after
+# each command, and a test run's children may still be exiting.
+settle() {
+	local i a b idle_a idle_b total_a total_b
+	for i in $(seq 50); do
+		read -r a < /proc/stat
+		sleep 0.3
+		read -r b < /proc/stat
+		set -- $a; total_a=0; for v in "${@:2}"; do total_a=$((total_a + v)); done; idle_a=$(($5 + $6))
+		set -- $b; total_b=0; for v in "${@:2}"; do total_b=$((total_b + v)); done; idle_b=$(($5 + $6))
+		# busy below 10% of both cores
+		(( (total_b - total_a) > 0 && (100 * ((total_b - total_a) - (idle_b - idle_a)) / (total_b - total_a)) < 10 )) && return 0
+	done
+	log "the machine did not settle; measuring anyway"
+}
+
 # measure WS DIR SCENARIO TOOL REP EXPECTED: one timed run, recorded.
 measure() {
 	local ws=$1 dir=$2 scenario=$3 tool=$4 rep=$5 expected=$6 ms ran
+	settle
 	ran=$("run_$tool" "$dir" "$scenario" | tail -1)
 	ms=$(cat "$OUT/ms")
 	record "$ws" "$scenario" "$tool" "$rep" "$ms" "${ran:-0}" "$expected"
