@@ -38,32 +38,79 @@ type jsonCase struct {
 	Message   string  `json:"message,omitempty"`
 }
 
+// The events' JSON forms. Structs, not maps: a run of thousands of cache
+// hits writes thousands of test_result lines, and maps are encoded by
+// sorting their keys through reflection.
+type jsonRunStart struct {
+	Event     string  `json:"event"`
+	Suite     string  `json:"suite"`
+	Seed      int64   `json:"seed"`
+	Jobs      int     `json:"jobs"`
+	Selected  int     `json:"selected"`
+	Actions   int     `json:"actions"`
+	Order     string  `json:"order"`
+	ExpectedS float64 `json:"expected_s"`
+	Time      string  `json:"time"`
+}
+
+type jsonTestResult struct {
+	Event     string     `json:"event"`
+	Label     string     `json:"label"`
+	Shard     int        `json:"shard"`
+	Shards    int        `json:"shards"`
+	Run       int        `json:"run"`
+	Status    string     `json:"status"`
+	Cached    bool       `json:"cached"`
+	DurationS float64    `json:"duration_s"`
+	Attempts  int        `json:"attempts"`
+	Slot      int        `json:"slot"`
+	ExitCode  int        `json:"exit_code"`
+	Signal    string     `json:"signal"`
+	Log       string     `json:"log"`
+	Cases     []jsonCase `json:"cases"`
+}
+
+type jsonWarning struct {
+	Event   string `json:"event"`
+	Message string `json:"message"`
+}
+
+type jsonRunEnd struct {
+	Event       string  `json:"event"`
+	Passed      int     `json:"passed"`
+	Failed      int     `json:"failed"`
+	Skipped     int     `json:"skipped"`
+	Flaky       int     `json:"flaky"`
+	Timeout     int     `json:"timeout"`
+	Cached      int     `json:"cached"`
+	Interrupted bool    `json:"interrupted"`
+	NotRun      int     `json:"not_run"`
+	WallS       float64 `json:"wall_s"`
+	BudgetS     float64 `json:"budget_s"`
+	OverBudget  bool    `json:"over_budget"`
+}
+
 // Handle implements Handler.
 func (j *JSONLines) Handle(e sched.Event) {
 	var v any
 	switch e := e.(type) {
 	case sched.RunStart:
-		v = map[string]any{"event": "run_start", "suite": e.Suite, "seed": e.Seed, "jobs": e.Jobs,
-			"selected": e.Selected, "actions": e.Actions, "order": e.Order,
-			"expected_s": e.Expected.Seconds(), "time": e.Time.UTC().Format(time.RFC3339Nano)}
+		v = jsonRunStart{"run_start", e.Suite, e.Seed, e.Jobs, e.Selected, e.Actions, e.Order,
+			e.Expected.Seconds(), e.Time.UTC().Format(time.RFC3339Nano)}
 	case sched.ActionEnd:
 		cs := make([]jsonCase, 0, len(e.Outcome.Cases))
 		for _, c := range e.Outcome.Cases {
 			cs = append(cs, jsonCase{c.Name, c.Class, string(c.Status), c.Duration.Seconds(), c.Message})
 		}
-		a := e.Action
-		v = map[string]any{"event": "test_result", "label": a.Label.String(), "shard": a.Shard,
-			"shards": a.Shards, "run": a.Run, "status": e.Outcome.Status.String(), "cached": e.Outcome.Cached,
-			"duration_s": e.Outcome.Duration.Seconds(), "attempts": e.Attempts, "slot": e.Slot,
-			"exit_code": e.Outcome.ExitCode, "signal": e.Outcome.Signal, "log": e.Outcome.LogPath, "cases": cs}
+		a, o := e.Action, e.Outcome
+		v = jsonTestResult{"test_result", a.Label.String(), a.Shard, a.Shards, a.Run, o.Status.String(), o.Cached,
+			o.Duration.Seconds(), e.Attempts, e.Slot, o.ExitCode, o.Signal, o.LogPath, cs}
 	case sched.Warning:
-		v = map[string]any{"event": "warning", "message": e.Msg}
+		v = jsonWarning{"warning", e.Msg}
 	case sched.RunEnd:
 		c := e.Counts
-		v = map[string]any{"event": "run_end", "passed": c.Passed + c.Flaky, "failed": c.Failed + c.Timeout,
-			"skipped": c.Skipped, "flaky": c.Flaky, "timeout": c.Timeout, "cached": c.Cached,
-			"interrupted": e.Interrupted, "not_run": e.NotRun, "wall_s": e.Wall.Seconds(),
-			"budget_s": e.Budget.Seconds(), "over_budget": e.OverBudget}
+		v = jsonRunEnd{"run_end", c.Passed + c.Flaky, c.Failed + c.Timeout, c.Skipped, c.Flaky, c.Timeout, c.Cached,
+			e.Interrupted, e.NotRun, e.Wall.Seconds(), e.Budget.Seconds(), e.OverBudget}
 	default:
 		return
 	}
