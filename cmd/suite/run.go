@@ -253,15 +253,11 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	var signalled os.Signal
+	// The first signal stays in this buffered channel, to tell the exit
+	// code (130 for SIGINT, 143 for SIGTERM) once the run has stopped.
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
-	go func() {
-		if sig, ok := <-sigs; ok {
-			signalled = sig
-		}
-	}()
 
 	remoteURL := s.graph.Config.RemoteCache
 	if f.remoteCache != "" {
@@ -333,7 +329,7 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	switch {
 	case end.Interrupted:
 		code := exitInterrupted
-		if signalled == syscall.SIGTERM {
+		if len(sigs) > 0 && <-sigs == syscall.SIGTERM {
 			code = 128 + int(syscall.SIGTERM)
 		}
 		return &exitError{code, errors.New("")}
