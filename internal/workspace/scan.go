@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+
+	"github.com/suite-run/suite/internal/par"
 )
 
 // Scan is one walk of the workspace: its packages and every file with the
@@ -31,15 +33,44 @@ type scanned struct {
 // error, reported only if a glob or a rule asks for it.
 func ScanWorkspace(root string, ig *Ignorer) (*Scan, error) {
 	s := &Scan{}
-	if err := s.walk(root, root, "", "", ig); err != nil {
+	top, err := s.walkTop(root, ig)
+	if err != nil {
 		return nil, err
+	}
+	// The top-level folders are walked in parallel, each into its own Scan.
+	parts := make([]Scan, len(top))
+	par.Each(len(top), func(i int) {
+		parts[i].walk(root, root+string(filepath.Separator)+top[i].name, top[i].name, top[i].owner, ig)
+	})
+	for _, p := range parts {
+		s.Packages = append(s.Packages, p.Packages...)
+		s.files = append(s.files, p.files...)
 	}
 	sort.Strings(s.Packages)
 	sort.Slice(s.files, func(i, j int) bool { return s.files[i].path < s.files[j].path })
 	return s, nil
 }
 
+type topDir struct{ name, owner string }
+
+// walkTop reads the root folder itself and returns its subfolders to walk.
+func (s *Scan) walkTop(root string, ig *Ignorer) ([]topDir, error) {
+	var dirs []topDir
+	err := s.readDir(root, root, "", "", ig, func(rel, owner string) error {
+		dirs = append(dirs, topDir{rel, owner})
+		return nil
+	})
+	return dirs, err
+}
+
 func (s *Scan) walk(root, abs, rel, owner string, ig *Ignorer) error {
+	return s.readDir(root, abs, rel, owner, ig, func(childRel, owner string) error {
+		return s.walk(root, root+string(filepath.Separator)+filepath.FromSlash(childRel), childRel, owner, ig)
+	})
+}
+
+// readDir records one folder's files and hands each subfolder to sub.
+func (s *Scan) readDir(root, abs, rel, owner string, ig *Ignorer, sub func(rel, owner string) error) error {
 	entries, err := os.ReadDir(abs)
 	if err != nil {
 		if rel == "" {
@@ -62,7 +93,7 @@ func (s *Scan) walk(root, abs, rel, owner string, ig *Ignorer) error {
 			if ig.Ignored(childRel) {
 				continue
 			}
-			if err := s.walk(root, childAbs, childRel, owner, ig); err != nil {
+			if err := sub(childRel, owner); err != nil {
 				return err
 			}
 		case t&fs.ModeSymlink != 0:
