@@ -54,15 +54,6 @@ type logicalTest struct {
 	marks     []string
 }
 
-func (t logicalTest) has(mark string) bool {
-	for _, m := range t.marks {
-		if m == mark {
-			return true
-		}
-	}
-	return false
-}
-
 // goName is the Go test function: Go has no marks, so a Go user encodes
 // the interesting ones in the name and selects with -run.
 func (t logicalTest) goName() string {
