@@ -85,37 +85,14 @@ func (l layout) create(workspace string, inputs []string) error {
 }
 
 func copyInput(src, dst string) error {
-	in, err := os.Open(src)
+	info, err := copyFile(src, dst, os.O_EXCL)
+	if errors.Is(err, fs.ErrExist) {
+		return fmt.Errorf("declared twice")
+	}
 	if err != nil {
 		return err
 	}
-	defer in.Close()
-	info, err := in.Stat()
-	if err != nil {
-		return err
-	}
-	if !info.Mode().IsRegular() {
-		return fmt.Errorf("not a regular file (%s)", info.Mode().Type())
-	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, info.Mode().Perm())
-	if err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("declared twice")
-		}
-		return err
-	}
-	if unix.IoctlFileClone(int(out.Fd()), int(in.Fd())) != nil {
-		if _, err := io.Copy(out, in); err != nil {
-			out.Close()
-			return err
-		}
-	}
-	mtime := info.ModTime()
-	if err := unix.Futimes(int(out.Fd()), []unix.Timeval{unix.NsecToTimeval(mtime.UnixNano()), unix.NsecToTimeval(mtime.UnixNano())}); err != nil {
-		out.Close()
-		return err
-	}
-	return out.Close()
+	return os.Chtimes(dst, info.ModTime(), info.ModTime())
 }
 
 // environ is the test's whole environment: the caller's Env plus the
@@ -251,7 +228,8 @@ func moveTree(src, dst string) error {
 			}
 			return os.Symlink(target, to)
 		case d.Type().IsRegular():
-			return copyFile(p, to)
+			_, err := copyFile(p, to, os.O_TRUNC)
+			return err
 		}
 		return nil // sockets, fifos: not outputs
 	})
@@ -265,28 +243,37 @@ func moveFile(src, dst string) error {
 	if err == nil || !errors.Is(err, unix.EXDEV) {
 		return err
 	}
-	return copyFile(src, dst)
+	_, err = copyFile(src, dst, os.O_TRUNC)
+	return err
 }
 
-func copyFile(src, dst string) error {
+// copyFile copies the regular file src, with its mode, to dst, opened with
+// O_WRONLY|O_CREATE|flag: by reflink (FICLONE) where the file system can,
+// else inside the kernel. It returns src's info.
+func copyFile(src, dst string, flag int) (fs.FileInfo, error) {
 	in, err := os.Open(src)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer in.Close()
 	info, err := in.Stat()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, info.Mode().Perm())
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("not a regular file (%s)", info.Mode().Type())
+	}
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|flag, info.Mode().Perm())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return err
+	if unix.IoctlFileClone(int(out.Fd()), int(in.Fd())) != nil {
+		if _, err := io.Copy(out, in); err != nil {
+			out.Close()
+			return nil, err
+		}
 	}
-	return out.Close()
+	return info, out.Close()
 }
 
 // removeAll removes a scratch tree even when the test made parts of it
