@@ -89,19 +89,29 @@ func (s *Store) PutFile(path string) (*repb.Digest, error) {
 		s.markUsed(final, info)
 		return d, nil
 	}
-	err = os.Rename(tmp.Name(), final)
+	if err := s.moveIntoCAS(tmp.Name(), d); err != nil {
+		return nil, fmt.Errorf("cache: storing %s: %w", path, err)
+	}
+	return d, nil
+}
+
+// moveIntoCAS renames a complete, checked temp file to blob d's place,
+// making the fan-out directory on its first blob; on failure the temp file
+// is removed.
+func (s *Store) moveIntoCAS(tmp string, d *repb.Digest) error {
+	final := s.casPath(d.Hash)
+	err := os.Rename(tmp, final)
 	if errors.Is(err, fs.ErrNotExist) {
-		// First blob in this fan-out directory.
 		if err = os.MkdirAll(filepath.Dir(final), 0o777); err == nil {
-			err = os.Rename(tmp.Name(), final)
+			err = os.Rename(tmp, final)
 		}
 	}
 	if err != nil {
-		os.Remove(tmp.Name())
-		return nil, fmt.Errorf("cache: storing %s: %w", path, err)
+		os.Remove(tmp)
+		return err
 	}
 	s.verified.Store(d.Hash, struct{}{})
-	return d, nil
+	return nil
 }
 
 // GetBlob returns the content of the blob d. Content that does not match d

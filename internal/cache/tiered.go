@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -321,17 +320,8 @@ func (s *Store) putBlobFrom(d *repb.Digest, fill func(io.Writer) error) error {
 		os.Remove(tmp.Name())
 		return err
 	}
-	final := s.casPath(d.Hash)
-	err = os.Rename(tmp.Name(), final)
-	if errors.Is(err, fs.ErrNotExist) {
-		if err = os.MkdirAll(filepath.Dir(final), 0o777); err == nil {
-			err = os.Rename(tmp.Name(), final)
-		}
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
+	if err := s.moveIntoCAS(tmp.Name(), d); err != nil {
 		return &localWriteError{err}
 	}
-	s.verified.Store(d.Hash, struct{}{})
 	return nil
 }
