@@ -51,10 +51,9 @@ type Key struct {
 	Digest  *repb.Digest
 	Action  *repb.Action
 	Command *repb.Command
-	// Dirs are the input tree's Directory messages by digest hash, and
-	// Files the host path of each input blob, for uploading to a remote.
-	Dirs  map[string]*repb.Directory
-	Files map[string]string
+	// Dirs are the input tree's Directory messages by digest hash, for
+	// uploading to a remote executor.
+	Dirs map[string]*repb.Directory
 
 	inputs     []namedDigest // sorted by path, as Action.Inputs are
 	toolInputs []namedDigest
@@ -63,8 +62,22 @@ type Key struct {
 }
 
 type namedDigest struct {
-	path string
+	path string // in the input tree
+	host string // where its content is on this machine
 	d    workspace.FileDigest
+}
+
+// Files maps each input blob's hash to a host path holding its content, for
+// uploading to a remote executor. It is derived on demand, off the path of
+// a rerun that needs only the key.
+func (k *Key) Files() map[string]string {
+	files := make(map[string]string, len(k.inputs)+len(k.toolInputs))
+	for _, list := range [][]namedDigest{k.inputs, k.toolInputs} {
+		for _, in := range list {
+			files[in.d.Hash] = in.host
+		}
+	}
+	return files
 }
 
 // Manifest returns the key's material in plain form. It is built only on
@@ -111,8 +124,7 @@ type toolInfo struct {
 // Key computes the action's key, hashing only files whose stat changed
 // since they were last hashed.
 func (k *Keyer) Key(a *Action) (*Key, error) {
-	key := &Key{inputs: make([]namedDigest, 0, len(a.Inputs)), tools: map[string]string{},
-		Files: make(map[string]string, len(a.Inputs))}
+	key := &Key{inputs: make([]namedDigest, 0, len(a.Inputs)), tools: map[string]string{}}
 	for _, in := range a.Inputs {
 		// Inputs are clean workspace-relative paths; filepath.Join's
 		// cleaning would cost more than the rest of the key.
@@ -121,8 +133,7 @@ func (k *Keyer) Key(a *Action) (*Key, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: input %s: %w", a.ID(), in, err)
 		}
-		key.inputs = append(key.inputs, namedDigest{in, d})
-		key.Files[d.Hash] = p
+		key.inputs = append(key.inputs, namedDigest{in, p, d})
 	}
 	for _, name := range a.Test.Tools {
 		t := k.tool(a.Env["PATH"], name)
@@ -133,8 +144,7 @@ func (k *Keyer) Key(a *Action) (*Key, error) {
 		key.tools[name] = t.path + " " + describe(t.d)
 		// Tools live in the key's tree under a folder no input can use
 		// (labels may not start with "."), so a changed binary misses.
-		key.toolInputs = append(key.toolInputs, namedDigest{path.Join(".suite-tools", name), t.d})
-		key.Files[t.d.Hash] = t.path
+		key.toolInputs = append(key.toolInputs, namedDigest{path.Join(".suite-tools", name), t.path, t.d})
 	}
 
 	cmd := &repb.Command{
@@ -143,15 +153,7 @@ func (k *Keyer) Key(a *Action) (*Key, error) {
 		OutputPaths:      []string{OutputXML, OutputOutputs},
 		Platform:         k.platform(),
 	}
-	env := k.environment(a)
-	names := make([]string, 0, len(env))
-	for n := range env {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		cmd.EnvironmentVariables = append(cmd.EnvironmentVariables, &repb.Command_EnvironmentVariable{Name: n, Value: env[n]})
-	}
+	cmd.EnvironmentVariables = EnvironmentVariables(k.environment(a))
 	cmdBytes, err := Marshal(cmd)
 	if err != nil {
 		return nil, err
@@ -206,6 +208,16 @@ func (k *Keyer) environment(a *Action) map[string]string {
 		env["TEST_TOTAL_SHARDS"] = strconv.Itoa(a.Shards)
 	}
 	return env
+}
+
+// EnvironmentVariables is env in a Command's form: sorted by name, as REAPI
+// requires.
+func EnvironmentVariables(env map[string]string) []*repb.Command_EnvironmentVariable {
+	out := make([]*repb.Command_EnvironmentVariable, 0, len(env))
+	for _, n := range sortedKeys(env) {
+		out = append(out, &repb.Command_EnvironmentVariable{Name: n, Value: env[n]})
+	}
+	return out
 }
 
 // platform lists the properties sorted by name, as REAPI requires.
@@ -327,4 +339,13 @@ func buildDir(inputs []namedDigest, prefixLen int, out map[string]*repb.Director
 	d := DigestOf(b)
 	out[d.Hash] = dir
 	return d, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }

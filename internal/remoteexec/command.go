@@ -3,7 +3,6 @@ package remoteexec
 import (
 	"fmt"
 	"math"
-	"sort"
 	"strconv"
 	"strings"
 
@@ -75,15 +74,9 @@ func buildRemoteAction(a *action.Action, key *action.Key, slot int, seed int64, 
 
 	cmd := &repb.Command{
 		Arguments: append([]string{"/bin/sh", "-c", wrapperScript(key.Command.GetWorkingDirectory()), "suite-test"}, a.Argv...),
-		Platform:  sortedPlatform(key.Command.GetPlatform()),
-	}
-	names := make([]string, 0, len(env))
-	for n := range env {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		cmd.EnvironmentVariables = append(cmd.EnvironmentVariables, &repb.Command_EnvironmentVariable{Name: n, Value: env[n]})
+		// The key's platform, already sorted by name as REAPI requires.
+		Platform:             key.Command.GetPlatform(),
+		EnvironmentVariables: action.EnvironmentVariables(env),
 	}
 	if legacyOutputs {
 		// Servers of REAPI before 2.1 know only the typed fields.
@@ -140,21 +133,4 @@ func wrapperScript(pkg string) string {
 
 func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
-}
-
-// sortedPlatform copies p with its properties sorted by name (then value):
-// Buildbarn rejects an Action whose platform is not, and REAPI requires it.
-func sortedPlatform(p *repb.Platform) *repb.Platform {
-	out := &repb.Platform{}
-	for _, prop := range p.GetProperties() {
-		out.Properties = append(out.Properties, &repb.Platform_Property{Name: prop.Name, Value: prop.Value})
-	}
-	sort.Slice(out.Properties, func(i, j int) bool {
-		a, b := out.Properties[i], out.Properties[j]
-		if a.Name != b.Name {
-			return a.Name < b.Name
-		}
-		return a.Value < b.Value
-	})
-	return out
 }

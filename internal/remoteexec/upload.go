@@ -34,13 +34,14 @@ func newBlobSet(key *action.Key, ra *remoteAction) blobSet {
 	s := blobSet{}
 	s.addData(ra.commandBytes)
 	s.addData(ra.actionBytes)
+	files := key.Files()
 	for _, dir := range key.Dirs {
 		b, err := action.Marshal(dir)
 		if err == nil {
 			s.addData(b)
 		}
 		for _, f := range dir.Files {
-			if p, ok := key.Files[f.Digest.Hash]; ok {
+			if p, ok := files[f.Digest.Hash]; ok {
 				s[f.Digest.Hash] = blobSource{digest: f.Digest, path: p}
 			}
 		}
