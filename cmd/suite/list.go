@@ -20,8 +20,8 @@ import (
 )
 
 type listFlags struct {
-	marks, keywords string
-	json            bool
+	filterFlags
+	json bool
 }
 
 func newListCmd(g *globalFlags) *cobra.Command {
@@ -93,8 +93,7 @@ With neither, the current package and everything below it are listed.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&f.marks, "marks", "m", "", "only tests whose marks match `EXPR` (pytest -m grammar), ANDed with the suite's")
-	cmd.Flags().StringVarP(&f.keywords, "keyword", "k", "", "only tests whose label or marks match `EXPR` (pytest -k: substrings, and/or/not)")
+	f.filterFlags.add(cmd.Flags())
 	cmd.Flags().BoolVar(&f.json, "json", false, "print one JSON object per test")
 	return cmd
 }

@@ -31,7 +31,8 @@ import (
 )
 
 type runFlags struct {
-	jobs, marks, keywords   string
+	filterFlags
+	jobs                    string
 	timeout                 time.Duration
 	grace                   time.Duration
 	seed, order             string
@@ -67,8 +68,7 @@ the current package and everything below it run. Logs are kept under
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.jobs, "jobs", "n", "", "run `N` tests at once, or \"auto\" for one per CPU (default: the suite's, else the workspace's)")
-	fl.StringVarP(&f.marks, "marks", "m", "", "only tests whose marks match `EXPR`, ANDed with the suite's")
-	fl.StringVarP(&f.keywords, "keyword", "k", "", "only tests whose label or marks match `EXPR` (pytest -k)")
+	f.filterFlags.add(fl)
 	fl.DurationVar(&f.timeout, "timeout", 0, "timeout of tests that set none (beats the suite's and the workspace's)")
 	fl.DurationVar(&f.grace, "grace", 5*time.Second, "time between SIGTERM and SIGKILL when a test times out")
 	fl.StringVar(&f.seed, "seed", "random", "`N`, \"last\" (the previous run's seed and order) or \"random\"; exported as TEST_RANDOM_SEED; an explicit N implies --order random")

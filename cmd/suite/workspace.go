@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/spf13/pflag"
+
 	"errors"
 	"os"
 	"strings"
@@ -45,6 +47,16 @@ func (g *globalFlags) load() (*session, error) {
 		return nil, err
 	}
 	return &session{graph: graph, cwd: cwd, cwdPkg: cwdPkg}, nil
+}
+
+// filterFlags are -m and -k, shared by the commands that select tests.
+type filterFlags struct {
+	marks, keywords string
+}
+
+func (f *filterFlags) add(fl *pflag.FlagSet) {
+	fl.StringVarP(&f.marks, "marks", "m", "", "only tests whose marks match `EXPR` (pytest -m grammar), ANDed with the suite's")
+	fl.StringVarP(&f.keywords, "keyword", "k", "", "only tests whose label or marks match `EXPR` (pytest -k: substrings, and/or/not)")
 }
 
 // selection is what [SUITE] [PATTERN...] -m -k chose.
