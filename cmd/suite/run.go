@@ -13,7 +13,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -302,7 +301,7 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 			return invalid("--remote-executor: %v", err)
 		}
 		defer rex.Close()
-		ex = &fallbackExecutor{remote: rex, local: ex}
+		ex = rex.WithLocalFallback(ex)
 	}
 	end := sched.Run(ctx, actions, ex, sched.Options{
 		Jobs: jobs, Seed: seed, Order: order, FailFast: f.failFast, Suite: suiteName,
@@ -403,35 +402,4 @@ func sandboxBase(flag string) string {
 		return "/dev/shm"
 	}
 	return os.TempDir()
-}
-
-// fallbackExecutor sends actions to a remote executor, asked once, when the
-// first action that missed the cache needs it, whether it can run them (so
-// a run of cache hits never contacts it). One that cannot costs one warning
-// and every action runs locally instead, as Bazel's --remote_local_fallback
-// does; an executor lost mid-run fails the tests it was running, with the
-// reason in their logs.
-type fallbackExecutor struct {
-	remote *remoteexec.Executor
-	local  sched.Executor
-	once   sync.Once
-	usable bool
-	err    error
-}
-
-func (f *fallbackExecutor) Execute(ctx context.Context, a *action.Action, attempt, slot int, seed int64) sched.Outcome {
-	warned := false
-	f.once.Do(func() {
-		f.err = f.remote.Check(ctx)
-		f.usable = f.err == nil
-		warned = !f.usable
-	})
-	if f.usable {
-		return f.remote.Execute(ctx, a, attempt, slot, seed)
-	}
-	o := f.local.Execute(ctx, a, attempt, slot, seed)
-	if warned && ctx.Err() == nil {
-		o.Warnings = append(o.Warnings, fmt.Sprintf("%v; running tests locally", f.err))
-	}
-	return o
 }

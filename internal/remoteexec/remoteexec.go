@@ -78,7 +78,6 @@ type Executor struct {
 	checked       bool
 	legacyOutputs bool // the server speaks REAPI < 2.1: no output_paths
 
-	warned sync.Map // warnings already passed on, so each is said once
 }
 
 // New returns an executor for the server at rawURL,
@@ -122,9 +121,34 @@ func (e *Executor) Close() error {
 // String is the executor's URL, any password hidden.
 func (e *Executor) String() string { return e.describe }
 
-// Check asks the server whether it can run suite's actions, so that a
-// caller can fall back to running locally before the run starts.
-func (e *Executor) Check(ctx context.Context) error { return e.ready(ctx) }
+// WithLocalFallback returns an executor that sends actions to e, unless e's
+// server, asked once when the first action that missed the cache needs it
+// (so a run of cache hits never contacts it), cannot run them: then every
+// action runs on local instead, with the reason as a warning, as Bazel's
+// --remote_local_fallback does. A server lost mid-run fails the tests it
+// was running, with the reason in their logs.
+func (e *Executor) WithLocalFallback(local sched.Executor) sched.Executor {
+	return &fallback{remote: e, local: local}
+}
+
+type fallback struct {
+	remote *Executor
+	local  sched.Executor
+	once   sync.Once
+	err    error
+}
+
+func (f *fallback) Execute(ctx context.Context, a *action.Action, attempt, slot int, seed int64) sched.Outcome {
+	f.once.Do(func() { f.err = f.remote.ready(ctx) })
+	if f.err == nil {
+		return f.remote.Execute(ctx, a, attempt, slot, seed)
+	}
+	o := f.local.Execute(ctx, a, attempt, slot, seed)
+	if ctx.Err() == nil {
+		o.Warnings = append(o.Warnings, fmt.Sprintf("%v; running tests locally", f.err))
+	}
+	return o
+}
 
 // ready asks the server's capabilities once: it must execute, and hash
 // with SHA-256, or it cannot run suite's actions. A failed ask is asked
@@ -213,7 +237,7 @@ func (e *Executor) Execute(ctx context.Context, a *action.Action, attempt, slot 
 		var unusable *serverError
 		if errors.As(err, &unusable) {
 			// The same for every action: said once per run, not per test.
-			o.Warnings = append(o.Warnings, e.once(err.Error())...)
+			o.Warnings = append(o.Warnings, err.Error())
 		}
 		return sched.Outcome{Status: status, ExitCode: -1, Duration: time.Since(start), LogPath: files.log, Warnings: o.Warnings}
 	}
@@ -256,7 +280,7 @@ func (e *Executor) execute(ctx context.Context, a *action.Action, files attemptF
 			}
 			// A cache entry whose blobs are gone is a miss: run it.
 		case err != nil && !cache.IsMiss(err) && ctx.Err() == nil:
-			o.Warnings = e.once(fmt.Sprintf("remote executor: action cache lookup failed, executing instead: %v", err))
+			o.Warnings = []string{fmt.Sprintf("remote executor: action cache lookup failed, executing instead: %v", err)}
 		}
 	}
 
@@ -292,14 +316,4 @@ func checkRunDirFree(key *action.Key) error {
 		}
 	}
 	return nil
-}
-
-func (e *Executor) once(ws ...string) []string {
-	var out []string
-	for _, w := range ws {
-		if _, seen := e.warned.LoadOrStore(w, true); !seen {
-			out = append(out, w)
-		}
-	}
-	return out
 }

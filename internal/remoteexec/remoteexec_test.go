@@ -332,11 +332,11 @@ func TestServerWithoutExecution(t *testing.T) {
 	if log := readFile(t, o.LogPath); !strings.Contains(log, "does not execute") {
 		t.Errorf("log lacks the reason:\n%s", log)
 	}
-	if len(o.Warnings) != 1 {
-		t.Errorf("warnings %q, want the reason once", o.Warnings)
+	if len(o.Warnings) != 1 || !strings.Contains(o.Warnings[0], "does not execute") {
+		t.Errorf("warnings %q, want the reason (the scheduler says it once a run)", o.Warnings)
 	}
-	if o := f.execute(f.action("p", "u", "true")); len(o.Warnings) != 0 {
-		t.Errorf("the reason was repeated for the next test: %q", o.Warnings)
+	if o := f.execute(f.action("p", "u", "true")); o.Status != sched.Failed || !strings.Contains(readFile(t, o.LogPath), "does not execute") {
+		t.Errorf("the next test: %v, its log lacks the reason", o.Status)
 	}
 }
 

@@ -44,7 +44,6 @@ type ResultCache struct {
 	keys        sync.Map // *action.Action -> *action.Key
 	mu          sync.Mutex
 	warnings    []string
-	warned      map[string]bool
 	storeFailed bool
 }
 
@@ -64,13 +63,7 @@ func (c *ResultCache) warn(format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.warned == nil {
-		c.warned = map[string]bool{}
-	}
-	if !c.warned[msg] {
-		c.warned[msg] = true
-		c.warnings = append(c.warnings, msg)
-	}
+	c.warnings = append(c.warnings, msg)
 }
 
 // TakeWarnings returns the warnings gathered since the last call.

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/suite-run/suite/internal/action"
@@ -24,8 +23,6 @@ type SandboxExecutor struct {
 	ScratchBase   string // where per-action scratch directories are made
 	Grace         time.Duration
 	LogLimit      int64
-
-	warned sync.Map // warnings already passed on, so each is said once
 }
 
 // Execute runs one attempt. Earlier attempts' logs are kept beside the
@@ -78,14 +75,14 @@ func (e *SandboxExecutor) Execute(ctx context.Context, a *action.Action, attempt
 		// The sandbox itself failed (e.g. an input vanished): the test did
 		// not run, which is a failure the user must see, not a pass.
 		os.WriteFile(logPath, []byte("suite: "+err.Error()+"\n"), 0o644)
-		return Outcome{Status: Failed, ExitCode: -1, LogPath: logPath, Warnings: e.once(res.Warnings)}
+		return Outcome{Status: Failed, ExitCode: -1, LogPath: logPath, Warnings: res.Warnings}
 	}
 	o := Outcome{
 		ExitCode: res.ExitCode,
 		Signal:   res.Signal,
 		Duration: res.Duration,
 		LogPath:  logPath,
-		Warnings: e.once(res.Warnings),
+		Warnings: res.Warnings,
 	}
 	switch res.Status {
 	case sandbox.Passed:
@@ -110,16 +107,6 @@ func (e *SandboxExecutor) Execute(ctx context.Context, a *action.Action, attempt
 	}
 	o.ReadCases(a.Argv)
 	return o
-}
-
-func (e *SandboxExecutor) once(ws []string) []string {
-	var out []string
-	for _, w := range ws {
-		if _, seen := e.warned.LoadOrStore(w, true); !seen {
-			out = append(out, w)
-		}
-	}
-	return out
 }
 
 // ReadCases fills Cases from the JUnit XML the test wrote, or else, for

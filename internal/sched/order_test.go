@@ -1,6 +1,7 @@
 package sched
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
@@ -129,5 +130,28 @@ func TestPredictIsLPTMakespan(t *testing.T) {
 	}
 	if got := Predict(ds, 10); got != 5 {
 		t.Errorf("Predict with more workers than jobs = %d, want the longest, 5", got)
+	}
+}
+
+// sameWarning is an executor whose every action reports the same problem,
+// as the sandbox does where the kernel refuses namespaces.
+type sameWarning struct{}
+
+func (sameWarning) Execute(ctx context.Context, a *action.Action, attempt, slot int, seed int64) Outcome {
+	return Outcome{Status: Passed, Warnings: []string{"namespaces unavailable", "about " + a.Label.Name}}
+}
+
+func TestWarningsAreSaidOncePerRun(t *testing.T) {
+	said := map[string]int{}
+	Run(context.Background(), testActions(5), sameWarning{}, Options{Jobs: 2}, func(e Event) {
+		if w, ok := e.(Warning); ok {
+			said[w.Msg]++
+		}
+	})
+	if said["namespaces unavailable"] != 1 {
+		t.Errorf("a warning every action repeats was said %d times, want once", said["namespaces unavailable"])
+	}
+	if len(said) != 6 {
+		t.Errorf("%d distinct warnings said, want 6 (one shared, one per action): %v", len(said), said)
 	}
 }

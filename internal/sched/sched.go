@@ -86,7 +86,7 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 		Actions: len(actions), Expected: Predict(estimates, jobs), Known: allKnown, Time: start})
 
 	d := &dispatcher{ctx: ctx, ex: ex, seed: o.Seed, now: now, emit: emit, history: h, cache: o.Cache,
-		failFast: o.FailFast, msgs: make(chan msg), results: map[*action.Action]ActionEnd{}}
+		failFast: o.FailFast, msgs: make(chan msg), results: map[*action.Action]ActionEnd{}, warned: map[string]bool{}}
 	if o.Cache != nil {
 		parallel = d.skipHits(parallel)
 		exclusive = d.skipHits(exclusive)
@@ -111,6 +111,7 @@ type dispatcher struct {
 	emit     func(Event)
 	history  *History
 	cache    *ResultCache
+	warned   map[string]bool // each warning is emitted once per run
 	failFast bool
 	stopping bool
 	msgs     chan msg
@@ -173,7 +174,7 @@ func (d *dispatcher) phase(queue []*action.Action, jobs int, need func(*action.A
 				d.results[m.a] = ev
 				d.history.record(m.a.ID(), m.outcome, m.time)
 				for _, w := range m.outcome.Warnings {
-					d.emit(Warning{Msg: w})
+					d.warn(w)
 				}
 				d.emit(ev)
 				if d.failFast && !m.outcome.Status.OK() {
@@ -196,7 +197,7 @@ func (d *dispatcher) skipHits(actions []*action.Action) []*action.Action {
 	hits := make([]hit, len(actions))
 	par.Each(len(actions), func(i int) { hits[i].o, hits[i].ok = d.cache.Lookup(actions[i]) })
 	for _, w := range d.cache.TakeWarnings() {
-		d.emit(Warning{Msg: w})
+		d.warn(w)
 	}
 	var misses []*action.Action
 	t := d.now()
@@ -211,6 +212,16 @@ func (d *dispatcher) skipHits(actions []*action.Action) []*action.Action {
 		d.emit(ev)
 	}
 	return misses
+}
+
+// warn emits a warning the first time it is said: executors and the cache
+// report a problem on every action it touches (no namespaces, a dead
+// remote), and the user needs to read it once.
+func (d *dispatcher) warn(msg string) {
+	if !d.warned[msg] {
+		d.warned[msg] = true
+		d.emit(Warning{Msg: msg})
+	}
 }
 
 func take(free []bool, n int) []int {
