@@ -305,7 +305,7 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	}
 	end := sched.Run(ctx, actions, ex, sched.Options{
 		Jobs: jobs, Seed: seed, Order: order, FailFast: f.failFast, Suite: suiteName,
-		Budget: budget, Selected: countTests(actions), Partial: true, History: history, Cache: rc,
+		Budget: budget, Selected: countTests(actions), History: history, Cache: rc,
 	}, report.Fan(handlers...))
 
 	if res != nil {

@@ -113,15 +113,14 @@ func (h *History) Save() error {
 	return writeAtomic(h.path, b)
 }
 
-func (h *History) setLast(seed int64, order []string, tests []TestResult, mergeFailed bool) {
+// setLast records a run. A run forgets the failures only of the tests it
+// ran: after `run //a/...`, --lf still knows what failed under //b.
+func (h *History) setLast(seed int64, order []string, tests []TestResult) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	failed := map[string]bool{}
-	if mergeFailed {
-		// A run of part of the workspace forgets failures only of what it ran.
-		for _, l := range h.data.Last.Failed {
-			failed[l] = true
-		}
+	for _, l := range h.data.Last.Failed {
+		failed[l] = true
 	}
 	for _, t := range tests {
 		delete(failed, t.Label)

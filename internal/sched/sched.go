@@ -30,8 +30,7 @@ type Options struct {
 	FailFast bool
 	Suite    string
 	Budget   time.Duration
-	Selected int  // tests selected
-	Partial  bool // the run covers part of the workspace: keep other tests' recorded failures
+	Selected int // tests selected
 	History  *History
 	// Cache, when set, is asked before each action runs; hits never take
 	// a worker slot. Clean first-attempt passes are stored in it.
@@ -98,7 +97,7 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 	end.Wall = end.Time.Sub(start)
 	end.OverBudget = o.Budget > 0 && end.Wall > o.Budget
 	end.Tests, end.Counts, end.NotRun = aggregate(actions, d.results)
-	h.setLast(o.Seed, d.order, end.Tests, o.Partial)
+	h.setLast(o.Seed, d.order, end.Tests)
 	emit(end)
 	return end
 }
