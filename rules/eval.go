@@ -127,7 +127,8 @@ func positioned(err error, file string) *Error {
 type evaluator struct {
 	root      string
 	ignorer   *workspace.Ignorer
-	scan      *workspace.Scan // every package and file, read once
+	scan      *workspace.Scan  // every package and file, read once
+	reads     *workspace.Reads // what evaluation read, for the graph cache; nil: no record
 	marks     map[string]*Mark
 	markNames []string
 
@@ -154,14 +155,19 @@ const (
 // Load evaluates the workspace at root: WORKSPACE first, then every
 // package, in parallel. Problems in user files come back as ErrorList.
 func Load(root string) (*Graph, error) {
-	ev := &evaluator{root: root, modules: map[string]*module{}, marks: map[string]*Mark{}}
+	return load(root, nil)
+}
+
+// load is Load, recording what it reads in reads (which may be nil).
+func load(root string, reads *workspace.Reads) (*Graph, error) {
+	ev := &evaluator{root: root, modules: map[string]*module{}, marks: map[string]*Mark{}, reads: reads}
 	g := &Graph{Root: root, Config: DefaultConfig()}
 	if errs := ev.evalWorkspace(g); len(errs) > 0 {
 		return nil, errs
 	}
 	ev.ignorer = workspace.NewIgnorer(g.Config.Ignore)
 	var err error
-	if ev.scan, err = workspace.ScanWorkspace(root, ev.ignorer); err != nil {
+	if ev.scan, err = workspace.ScanWorkspace(root, ev.ignorer, reads); err != nil {
 		return nil, err
 	}
 	pkgs := ev.scan.Packages
@@ -187,7 +193,7 @@ func Load(root string) (*Graph, error) {
 
 func (ev *evaluator) evalWorkspace(g *Graph) ErrorList {
 	file := workspace.WorkspaceFile
-	src, err := os.ReadFile(filepath.Join(ev.root, file))
+	src, err := ev.readFile(file)
 	if err != nil {
 		return ErrorList{{Msg: err.Error()}}
 	}
@@ -200,6 +206,13 @@ func (ev *evaluator) evalWorkspace(g *Graph) ErrorList {
 	return ws.errs
 }
 
+// readFile reads a workspace file, recording that it did.
+func (ev *evaluator) readFile(rel string) ([]byte, error) {
+	abs := filepath.Join(ev.root, filepath.FromSlash(rel))
+	ev.reads.Stat(abs)
+	return os.ReadFile(abs)
+}
+
 func (ev *evaluator) newThread(name string) *starlark.Thread {
 	t := &starlark.Thread{Name: name, Load: ev.load}
 	t.SetMaxExecutionSteps(MaxSteps)
@@ -209,7 +222,7 @@ func (ev *evaluator) newThread(name string) *starlark.Thread {
 func (ev *evaluator) evalPackage(pkg string) *pkgState {
 	file := path.Join(pkg, workspace.PackageFile)
 	p := &pkgState{ev: ev, pkg: pkg, file: file, names: map[string]syntax.Position{}}
-	src, err := os.ReadFile(filepath.Join(ev.root, filepath.FromSlash(file)))
+	src, err := ev.readFile(file)
 	if err != nil {
 		p.errs = append(p.errs, &Error{Pos: syntax.MakePosition(&file, 1, 1), Msg: err.Error()})
 		return p
@@ -291,7 +304,7 @@ func (ev *evaluator) resolveLoad(from, name string) (string, []byte, error) {
 	if err := workspace.CheckPath(ev.root, rel); err != nil {
 		return "", nil, fmt.Errorf("load: %v", err)
 	}
-	src, err := os.ReadFile(filepath.Join(ev.root, filepath.FromSlash(rel)))
+	src, err := ev.readFile(rel)
 	if err != nil {
 		if os.IsNotExist(err) {
 			return "", nil, fmt.Errorf("load: %s does not exist (%s is read relative to the workspace root)", rel, name)

@@ -49,14 +49,16 @@ func goPackagesInfoFn(thread *starlark.Thread, b *starlark.Builtin, args starlar
 			return nil, userError(thread, "%v", err)
 		}
 	}
-	if fi, err := os.Stat(filepath.Join(p.ev.root, filepath.FromSlash(base))); err != nil || !fi.IsDir() {
+	baseAbs := filepath.Join(p.ev.root, filepath.FromSlash(base))
+	p.ev.reads.Stat(baseAbs)
+	if fi, err := os.Stat(baseAbs); err != nil || !fi.IsDir() {
 		return nil, userError(thread, "%s: dir: %q is not a folder in package %q", b.Name(), dir, "//"+p.pkg)
 	}
 	files, err := p.ev.scan.PackageFiles(base)
 	if err != nil {
 		return nil, userError(thread, "%s: %v", b.Name(), err)
 	}
-	r := newGoResolver(newSourceTree(p.ev.root, p.ev.ignorer))
+	r := newGoResolver(newSourceTree(p.ev))
 
 	dirs := map[string]bool{}
 	for _, f := range files {

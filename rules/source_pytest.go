@@ -204,7 +204,7 @@ func pytestFileMarksFn(thread *starlark.Thread, b *starlark.Builtin, args starla
 	if err != nil {
 		return nil, userError(thread, "%v", err)
 	}
-	t := newSourceTree(p.ev.root, p.ev.ignorer)
+	t := newSourceTree(p.ev)
 	if !t.isFile(rel) {
 		return nil, userError(thread, "%s: %q does not exist (paths are relative to the package %q)", b.Name(), file, "//"+p.pkg)
 	}

@@ -286,7 +286,7 @@ func pyTestInputsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if err != nil {
 		return nil, err
 	}
-	t := newSourceTree(p.ev.root, p.ev.ignorer)
+	t := newSourceTree(p.ev)
 	var roots []string
 	if rootsV != nil && rootsV != starlark.None {
 		rs, err := wantStrings(b.Name(), "roots", rootsV)

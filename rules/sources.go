@@ -89,9 +89,10 @@ func (p *pkgState) wsPath(fn, attr, s string) (string, error) {
 // source built-ins, refusing anything a symlink leads outside of. It is
 // created per call, so its memo never outlives one evaluation.
 type sourceTree struct {
-	root string
-	ig   *workspace.Ignorer
-	dirs map[string][]dirEntry // workspace-relative dir -> entries
+	root  string
+	ig    *workspace.Ignorer
+	reads *workspace.Reads
+	dirs  map[string][]dirEntry // workspace-relative dir -> entries
 }
 
 type dirEntry struct {
@@ -99,8 +100,8 @@ type dirEntry struct {
 	isDir bool
 }
 
-func newSourceTree(root string, ig *workspace.Ignorer) *sourceTree {
-	return &sourceTree{root: root, ig: ig, dirs: map[string][]dirEntry{}}
+func newSourceTree(ev *evaluator) *sourceTree {
+	return &sourceTree{root: ev.root, ig: ev.ignorer, reads: ev.reads, dirs: map[string][]dirEntry{}}
 }
 
 func (t *sourceTree) abs(rel string) string {
@@ -115,15 +116,18 @@ func (t *sourceTree) list(dir string) []dirEntry {
 		return es
 	}
 	var out []dirEntry
+	t.reads.Stat(t.abs(dir))
 	entries, _ := os.ReadDir(t.abs(dir))
 	for _, e := range entries {
 		rel := path.Join(dir, e.Name())
 		isDir := e.IsDir()
 		if e.Type()&os.ModeSymlink != 0 {
 			real, err := filepath.EvalSymlinks(t.abs(rel))
+			t.reads.Link(t.abs(rel), real)
 			if err != nil || !workspace.Inside(t.root, real) {
 				continue
 			}
+			t.reads.Stat(real)
 			fi, err := os.Stat(real)
 			if err != nil {
 				continue
@@ -181,6 +185,7 @@ func (t *sourceTree) walk(dir string, descend func(rel string) bool) []string {
 }
 
 func (t *sourceTree) read(rel string) ([]byte, error) {
+	t.reads.Stat(t.abs(rel))
 	return os.ReadFile(t.abs(rel))
 }
 

@@ -44,6 +44,7 @@ func cacheDir(g *rules.Graph) (string, error) {
 type results struct {
 	store   *cache.Store
 	digests *workspace.DigestCache
+	keys    *action.KeyMemo
 	keyer   *action.Keyer
 	index   *sched.KeyIndex
 }
@@ -57,13 +58,15 @@ func (s *session) openResults(execProps ...string) (*results, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The digest memo is per workspace, so two workspaces sharing a cache
-	// directory do not overwrite each other's.
+	// The digest and key memos are per workspace, so two workspaces
+	// sharing a cache directory do not overwrite each other's.
 	sum := sha256.Sum256([]byte(s.graph.Root))
-	digests, err := workspace.OpenDigestCache(filepath.Join(dir, "digests", hex.EncodeToString(sum[:8])))
+	ws := hex.EncodeToString(sum[:8])
+	digests, err := workspace.OpenDigestCache(filepath.Join(dir, "digests", ws))
 	if err != nil {
 		return nil, err
 	}
+	keys := action.OpenKeyMemo(filepath.Join(dir, "keys", ws))
 	platform := map[string]string{}
 	for k, v := range s.graph.Config.RemoteExecProperties {
 		platform[k] = v
@@ -78,14 +81,18 @@ func (s *session) openResults(execProps ...string) (*results, error) {
 	return &results{
 		store:   store,
 		digests: digests,
+		keys:    keys,
 		keyer: &action.Keyer{Root: s.graph.Root, WorkspaceName: s.graph.Config.Name, Digests: digests,
-			Platform: platform},
-		index: sched.LoadKeyIndex(filepath.Join(s.graph.Root, workspace.OutputDir, "keys.json")),
+			Platform: platform, Memo: keys},
+		index: sched.LoadKeyIndex(filepath.Join(s.graph.Root, workspace.OutputDir, "keys.tsv")),
 	}, nil
 }
 
 func (r *results) save() error {
 	if err := r.digests.Save(); err != nil {
+		return err
+	}
+	if err := r.keys.Save(); err != nil {
 		return err
 	}
 	return r.index.Save()

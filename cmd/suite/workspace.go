@@ -5,6 +5,7 @@ import (
 
 	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/suite-run/suite/internal/label"
@@ -42,7 +43,7 @@ func (g *globalFlags) load() (*session, error) {
 	if err != nil {
 		return nil, invalid("%v", err)
 	}
-	graph, err := rules.Load(root)
+	graph, err := rules.LoadCached(root, filepath.Join(root, workspace.OutputDir, "graph"))
 	if err != nil {
 		return nil, err
 	}

@@ -2,6 +2,7 @@ package action
 
 import (
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"google.golang.org/protobuf/proto"
@@ -111,40 +113,177 @@ type Keyer struct {
 	Digests       *workspace.DigestCache
 	// Platform properties (remote_exec_properties) beside OSFamily and ISA.
 	Platform map[string]string
+	// Memo, when set, remembers keys across runs (see Digest).
+	Memo *KeyMemo
 
-	tools sync.Map // "PATH\x00name" -> toolInfo
+	// now is the clock; tests move it past the racy window.
+	now func() time.Time
+
+	tools        sync.Map // "PATH\x00name" -> toolInfo
+	platformOnce sync.Once
+	platformMsg  *repb.Platform
 }
 
+// toolInfo is a tool as the test's PATH finds it.
 type toolInfo struct {
-	path string
-	d    workspace.FileDigest
+	path string // where PATH finds it
+	real string // path with symlinks resolved: the file that runs
+	st   workspace.FileStat
 	err  error
 }
 
-// Key computes the action's key, hashing only files whose stat changed
-// since they were last hashed.
+// stats is what a key is computed from on disk: a stat of each input and
+// tool, all taken after recorded (Unix ns); changed is the latest change
+// time among them.
+type stats struct {
+	inputs            []workspace.FileStat
+	tools             []toolInfo
+	recorded, changed int64
+}
+
+func (k *Keyer) stat(a *Action) (*stats, error) {
+	now := time.Now
+	if k.now != nil {
+		now = k.now
+	}
+	s := &stats{inputs: make([]workspace.FileStat, len(a.Inputs)), recorded: now().UnixNano()}
+	for i, in := range a.Inputs {
+		st, err := workspace.StatFile(k.inputPath(in))
+		if err != nil {
+			return nil, fmt.Errorf("%s: input %s: %w", a.ID(), in, err)
+		}
+		s.inputs[i] = st
+		s.changed = max(s.changed, st.Changed())
+	}
+	for _, name := range a.Test.Tools {
+		t := k.tool(a.Env["PATH"], name)
+		s.tools = append(s.tools, t)
+		if t.err == nil {
+			s.changed = max(s.changed, t.st.Changed())
+		}
+	}
+	return s, nil
+}
+
+// inputPath is where a workspace-relative input is on this machine. Inputs
+// are clean paths; filepath.Join's cleaning would cost more than the rest
+// of the key.
+func (k *Keyer) inputPath(in string) string {
+	return k.Root + string(filepath.Separator) + filepath.FromSlash(in)
+}
+
+// Key computes the action's key in full, hashing only files whose stat
+// changed since they were last hashed.
 func (k *Keyer) Key(a *Action) (*Key, error) {
+	s, err := k.stat(a)
+	if err != nil {
+		return nil, err
+	}
+	return k.compute(a, s)
+}
+
+// Digest returns the action's key digest. When the memo holds a key for
+// the same action definition and the same input and tool stats, that key
+// is the answer and no key is built (full is nil); otherwise the full key
+// is computed, remembered and returned too.
+func (k *Keyer) Digest(a *Action) (d *repb.Digest, full *Key, err error) {
+	s, err := k.stat(a)
+	if err != nil {
+		return nil, nil, err
+	}
+	var fp fingerprint
+	if k.Memo != nil {
+		fp = k.fingerprint(a, s)
+		if d, ok := k.Memo.get(fp); ok {
+			return d, nil, nil
+		}
+	}
+	if full, err = k.compute(a, s); err != nil {
+		return nil, nil, err
+	}
+	if k.Memo != nil {
+		k.Memo.put(fp, full.Digest, s.recorded, s.changed)
+	}
+	return full.Digest, full, nil
+}
+
+// fingerprint hashes everything compute reads: the action's definition as
+// the key sees it and the stats of its inputs and tools. Fields are length-
+// prefixed, so no two different lists of them hash alike.
+func (k *Keyer) fingerprint(a *Action, s *stats) fingerprint {
+	b := make([]byte, 0, 1024+64*len(a.Inputs))
+	str := func(v string) {
+		b = binary.AppendUvarint(b, uint64(len(v)))
+		b = append(b, v...)
+	}
+	str(KeyVersion)
+	str(a.Label.Pkg)
+	b = binary.AppendUvarint(b, uint64(len(a.Argv)))
+	for _, arg := range a.Argv {
+		str(arg)
+	}
+	env := k.environment(a)
+	b = binary.AppendUvarint(b, uint64(len(env)))
+	for _, n := range sortedKeys(env) {
+		str(n)
+		str(env[n])
+	}
+	for _, p := range k.platform().Properties {
+		str(p.Name)
+		str(p.Value)
+	}
+	str(salt(a))
+	if a.Cacheable {
+		b = append(b, 1)
+	} else {
+		b = append(b, 0)
+	}
+	b = binary.AppendUvarint(b, uint64(len(a.Inputs)))
+	for i, in := range a.Inputs {
+		str(in)
+		b = s.inputs[i].Append(b)
+	}
+	b = binary.AppendUvarint(b, uint64(len(s.tools)))
+	for i, t := range s.tools {
+		str(a.Test.Tools[i])
+		if t.err != nil {
+			str("error: " + t.err.Error())
+			continue
+		}
+		str(t.path)
+		str(t.real)
+		b = t.st.Append(b)
+	}
+	return sha256.Sum256(b)
+}
+
+// compute builds the key from the stats s: the Command, the Merkle tree of
+// the inputs and tools, and the Action.
+func (k *Keyer) compute(a *Action, s *stats) (*Key, error) {
 	key := &Key{inputs: make([]namedDigest, 0, len(a.Inputs)), tools: map[string]string{}}
-	for _, in := range a.Inputs {
-		// Inputs are clean workspace-relative paths; filepath.Join's
-		// cleaning would cost more than the rest of the key.
-		p := k.Root + string(filepath.Separator) + filepath.FromSlash(in)
-		d, err := k.Digests.Digest(p)
+	for i, in := range a.Inputs {
+		p := k.inputPath(in)
+		d, err := k.Digests.DigestStat(p, s.inputs[i])
 		if err != nil {
 			return nil, fmt.Errorf("%s: input %s: %w", a.ID(), in, err)
 		}
 		key.inputs = append(key.inputs, namedDigest{in, p, d})
 	}
-	for _, name := range a.Test.Tools {
-		t := k.tool(a.Env["PATH"], name)
+	for i, name := range a.Test.Tools {
+		t := s.tools[i]
 		if t.err != nil {
 			key.tools[name] = "not found: " + t.err.Error()
 			continue
 		}
-		key.tools[name] = t.path + " " + describe(t.d)
+		d, err := k.Digests.DigestStat(t.real, t.st)
+		if err != nil {
+			key.tools[name] = "not found: " + err.Error()
+			continue
+		}
+		key.tools[name] = t.path + " " + describe(d)
 		// Tools live in the key's tree under a folder no input can use
 		// (labels may not start with "."), so a changed binary misses.
-		key.toolInputs = append(key.toolInputs, namedDigest{path.Join(".suite-tools", name), t.path, t.d})
+		key.toolInputs = append(key.toolInputs, namedDigest{path.Join(".suite-tools", name), t.path, d})
 	}
 
 	cmd := &repb.Command{
@@ -220,22 +359,20 @@ func EnvironmentVariables(env map[string]string) []*repb.Command_EnvironmentVari
 	return out
 }
 
-// platform lists the properties sorted by name, as REAPI requires.
+// platform lists the properties sorted by name, as REAPI requires. It is
+// built once per Keyer.
 func (k *Keyer) platform() *repb.Platform {
-	props := map[string]string{"OSFamily": runtime.GOOS, "ISA": runtime.GOARCH}
-	for n, v := range k.Platform {
-		props[n] = v
-	}
-	names := make([]string, 0, len(props))
-	for n := range props {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	p := &repb.Platform{}
-	for _, n := range names {
-		p.Properties = append(p.Properties, &repb.Platform_Property{Name: n, Value: props[n]})
-	}
-	return p
+	k.platformOnce.Do(func() {
+		props := map[string]string{"OSFamily": runtime.GOOS, "ISA": runtime.GOARCH}
+		for n, v := range k.Platform {
+			props[n] = v
+		}
+		k.platformMsg = &repb.Platform{}
+		for _, n := range sortedKeys(props) {
+			k.platformMsg.Properties = append(k.platformMsg.Properties, &repb.Platform_Property{Name: n, Value: props[n]})
+		}
+	})
+	return k.platformMsg
 }
 
 // salt carries what changes a result but has no REAPI field.
@@ -255,10 +392,8 @@ func (k *Keyer) tool(pathVar, name string) toolInfo {
 	t := toolInfo{}
 	t.path, t.err = lookPath(pathVar, name)
 	if t.err == nil {
-		if real, err := filepath.EvalSymlinks(t.path); err == nil {
-			t.d, t.err = k.Digests.Digest(real)
-		} else {
-			t.err = err
+		if t.real, t.err = filepath.EvalSymlinks(t.path); t.err == nil {
+			t.st, t.err = workspace.StatFile(t.real)
 		}
 	}
 	k.tools.Store(id, t)

@@ -45,8 +45,7 @@ func baseTest() *rules.Test {
 	}
 }
 
-func (f *fixture) key(t *testing.T, test *rules.Test) string {
-	t.Helper()
+func (f *fixture) action(test *rules.Test) *Action {
 	g := &rules.Graph{Root: f.root, Config: rules.DefaultConfig()}
 	lookup := func(name string) (string, bool) {
 		if name == "PATH" {
@@ -54,12 +53,47 @@ func (f *fixture) key(t *testing.T, test *rules.Test) string {
 		}
 		return "", false
 	}
-	as := Build(g, []*rules.Test{test}, Options{LookupEnv: lookup})
-	k, err := f.keyer.Key(as[0])
+	return Build(g, []*rules.Test{test}, Options{LookupEnv: lookup})[0]
+}
+
+func (f *fixture) key(t *testing.T, test *rules.Test) string {
+	t.Helper()
+	k, err := f.keyer.Key(f.action(test))
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k.Hash
+}
+
+// withMemo gives the fixture's keyer a key memo, and a clock an hour ahead
+// so that the fixture's fresh files are outside the racy window. Tests
+// using it change files only in ways that change their stat.
+func (f *fixture) withMemo(t *testing.T) *fixture {
+	f.keyer.Memo = OpenKeyMemo(filepath.Join(t.TempDir(), "keys"))
+	f.keyer.now = func() time.Time { return time.Now().Add(time.Hour) }
+	return f
+}
+
+// memoKey is the key as a rerun gets it through the memo: it checks that
+// a second lookup comes from the memo, and that the memo's key is the one
+// computing it in full gives.
+func (f *fixture) memoKey(t *testing.T, test *rules.Test) string {
+	t.Helper()
+	d1, _, err := f.keyer.Digest(f.action(test))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d2, full, err := f.keyer.Digest(f.action(test))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if full != nil {
+		t.Errorf("%s: the second lookup computed the key instead of taking it from the memo", test.Label)
+	}
+	if want := f.key(t, test); d1.Hash != want || d2.Hash != want {
+		t.Errorf("%s: memo gave %s then %s, computing it gives %s", test.Label, d1.Hash, d2.Hash, want)
+	}
+	return d2.Hash
 }
 
 // TestEveryTestFieldIsClassified fails when rules.Test gains a field that
@@ -92,8 +126,8 @@ func TestEveryTestFieldIsClassified(t *testing.T) {
 		"SkipExitCodes": {true, "salt: decides whether an exit code is a skip", func(t *rules.Test) { t.SkipExitCodes = []int{5} }},
 		"CaseMarks":     {false, "selection only", func(t *rules.Test) { t.CaseMarks = [][]string{{"smoke"}} }},
 	}
-	f := newFixture(t)
-	base := f.key(t, baseTest())
+	f := newFixture(t).withMemo(t)
+	base := f.memoKey(t, baseTest())
 	typ := reflect.TypeOf(rules.Test{})
 	for i := 0; i < typ.NumField(); i++ {
 		name := typ.Field(i).Name
@@ -104,7 +138,7 @@ func TestEveryTestFieldIsClassified(t *testing.T) {
 		}
 		test := baseTest()
 		c.mutate(test)
-		changed := f.key(t, test) != base
+		changed := f.memoKey(t, test) != base
 		if changed != c.inKey {
 			t.Errorf("changing %s (%s): key changed = %v, want %v", name, c.why, changed, c.inKey)
 		}
@@ -171,4 +205,91 @@ func TestExplainNamesWhatChanged(t *testing.T) {
 	if Explain(old, old) != nil {
 		t.Error("the same key explained as a change")
 	}
+}
+
+// TestKeyMemoFollowsInputs: through the memo, every change to what a key
+// is computed from gives the key computing it in full gives, and an
+// unchanged action is never recomputed.
+func TestKeyMemoFollowsInputs(t *testing.T) {
+	f := newFixture(t).withMemo(t)
+	keys := map[string]string{}
+	step := func(what string, change func()) {
+		t.Helper()
+		change()
+		f.keyer.tools.Clear() // a Keyer looks each tool up once: this is a new run
+		k := f.memoKey(t, baseTest())
+		if prev, seen := keys[k]; seen {
+			t.Errorf("after %s the key is the one after %s", what, prev)
+		}
+		keys[k] = what
+	}
+	a := filepath.Join(f.root, "pkg/a.txt")
+	tool := filepath.Join(f.root, "bin/tool")
+	step("nothing", func() {})
+	step("new content", func() { os.WriteFile(a, []byte("longer"), 0o755) })
+	step("dropping the executable bit", func() { os.Chmod(a, 0o644) })
+	step("a new tool binary", func() { os.WriteFile(tool, []byte("#!/bin/sh\nexit 0\n"), 0o755) })
+	step("replacing the input by a rename", func() {
+		os.WriteFile(a+".new", []byte("LONGER"), 0o644) // same size and mode, new inode
+		os.Rename(a+".new", a)
+	})
+	_, full, err := f.keyer.Digest(f.action(baseTest()))
+	if err != nil || full != nil {
+		t.Errorf("an unchanged action was recomputed (err %v)", err)
+	}
+}
+
+// TestKeyMemoDistrustsRecentChanges: with the real clock, a file changed
+// just now may change again within its timestamp's tick without changing
+// its stat, so its key is not remembered.
+func TestKeyMemoDistrustsRecentChanges(t *testing.T) {
+	f := newFixture(t)
+	f.keyer.Memo = OpenKeyMemo(filepath.Join(t.TempDir(), "keys"))
+	for i := 0; i < 2; i++ {
+		if _, full, err := f.keyer.Digest(f.action(baseTest())); err != nil || full == nil {
+			t.Fatalf("lookup %d: key of just-written files taken from the memo (err %v)", i+1, err)
+		}
+	}
+}
+
+// TestKeyMemoFile: the memo survives a save and a load; a corrupt file or
+// one written by another build of suite is an empty memo.
+func TestKeyMemoFile(t *testing.T) {
+	f := newFixture(t).withMemo(t)
+	path := filepath.Join(t.TempDir(), "keys")
+	f.keyer.Memo = OpenKeyMemo(path)
+	want := f.memoKey(t, baseTest())
+	if err := f.keyer.Memo.Save(); err != nil {
+		t.Fatal(err)
+	}
+	f.keyer.Memo = OpenKeyMemo(path)
+	d, full, err := f.keyer.Digest(f.action(baseTest()))
+	if err != nil || full != nil || d.Hash != want {
+		t.Fatalf("after reloading: %v, recomputed %v, err %v; want %s from the memo", d, full != nil, err, want)
+	}
+	data, _ := os.ReadFile(path)
+	for name, bad := range map[string][]byte{
+		"truncated":     data[:len(data)-7],
+		"flipped":       append(append([]byte(nil), data[:20]...), append([]byte{data[20] ^ 1}, data[21:]...)...),
+		"another build": rewriteBuild(t, data),
+	} {
+		os.WriteFile(path, bad, 0o644)
+		if m := OpenKeyMemo(path); len(m.entries) != 0 {
+			t.Errorf("%s memo file: loaded %d entries", name, len(m.entries))
+		}
+	}
+}
+
+// rewriteBuild returns a valid memo file naming another build of suite.
+func rewriteBuild(t *testing.T, data []byte) []byte {
+	t.Helper()
+	entries, err := decodeKeyMemo(data, workspace.ExecutableIdentity())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := encodeKeyMemo(&b, "/elsewhere/suite", entries); err != nil {
+		t.Fatal(err)
+	}
+	return []byte(b.String())
 }

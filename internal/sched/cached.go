@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -14,6 +16,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/suite-run/suite/internal/action"
+	"github.com/suite-run/suite/internal/atomicfile"
 	"github.com/suite-run/suite/internal/cache"
 )
 
@@ -41,6 +44,7 @@ type ResultCache struct {
 	// Ctx bounds remote calls; cancelling it (Ctrl-C) cuts them short.
 	Ctx context.Context
 
+	digests     sync.Map // *action.Action -> *repb.Digest
 	keys        sync.Map // *action.Action -> *action.Key
 	mu          sync.Mutex
 	warnings    []string
@@ -85,7 +89,8 @@ func (c *ResultCache) ctx() context.Context {
 	return context.Background()
 }
 
-// Key returns the action's key, computed once per run.
+// Key returns the action's full key, computed once per run: what a remote
+// executor and an explanation of a miss need.
 func (c *ResultCache) Key(a *action.Action) (*action.Key, error) {
 	if k, ok := c.keys.Load(a); ok {
 		return k.(*action.Key), nil
@@ -98,16 +103,33 @@ func (c *ResultCache) Key(a *action.Action) (*action.Key, error) {
 	return k, nil
 }
 
+// digest returns the action's key digest, once per run; from the key memo
+// when the action and its inputs are as they were.
+func (c *ResultCache) digest(a *action.Action) (*repb.Digest, error) {
+	if d, ok := c.digests.Load(a); ok {
+		return d.(*repb.Digest), nil
+	}
+	d, full, err := c.Keyer.Digest(a)
+	if err != nil {
+		return nil, err
+	}
+	if full != nil {
+		c.keys.Store(a, full)
+	}
+	c.digests.Store(a, d)
+	return d, nil
+}
+
 // Peek reports whether the action would be a cache hit, changing nothing.
 func (c *ResultCache) Peek(a *action.Action) bool {
 	if !a.Cacheable {
 		return false
 	}
-	k, err := c.Key(a)
+	key, err := c.digest(a)
 	if err != nil {
 		return false
 	}
-	r, err := c.Store.GetActionResult(c.ctx(), k.Digest)
+	r, err := c.Store.GetActionResult(c.ctx(), key)
 	if err != nil {
 		return false
 	}
@@ -123,16 +145,16 @@ func (c *ResultCache) Lookup(a *action.Action) (Outcome, bool) {
 	if !a.Cacheable {
 		return Outcome{}, false
 	}
-	k, err := c.Key(a)
+	d, err := c.digest(a)
 	if err != nil {
 		c.warn("%v (the test runs uncached)", err)
 		return Outcome{}, false
 	}
-	c.Index.sawRun(c, a.ID(), k)
+	c.Index.sawRun(c, a, d.Hash)
 	if c.NoLookup {
 		return Outcome{}, false
 	}
-	r, err := c.Store.GetActionResult(c.ctx(), k.Digest)
+	r, err := c.Store.GetActionResult(c.ctx(), d)
 	if err != nil {
 		if !cache.IsMiss(err) {
 			c.warn("cache: %v", err)
@@ -166,7 +188,7 @@ func (c *ResultCache) Lookup(a *action.Action) (Outcome, bool) {
 	if c.History != nil {
 		c.History.Learn(a.ID(), o.Duration)
 	}
-	c.Index.sawResult(a.ID(), k, true)
+	c.Index.sawResult(a.ID(), d.Hash, true)
 	return o, true
 }
 
@@ -194,7 +216,7 @@ func (c *ResultCache) Save(a *action.Action, o Outcome, start time.Time) {
 	if !a.Cacheable || (o.Status != Passed && o.Status != Skipped) {
 		return
 	}
-	k, err := c.Key(a)
+	d, err := c.digest(a)
 	if err != nil {
 		return
 	}
@@ -240,17 +262,17 @@ func (c *ResultCache) Save(a *action.Action, o Outcome, start time.Time) {
 			return
 		}
 	}
-	if err := c.Store.PutActionResult(c.ctx(), k.Digest, r); err != nil {
+	if err := c.Store.PutActionResult(c.ctx(), d, r); err != nil {
 		c.storeFailure(err)
 		return
 	}
-	c.Index.sawResult(a.ID(), k, false)
+	c.Index.sawResult(a.ID(), d.Hash, false)
 }
 
 // KeyIndex remembers, per action, the key of its last run, whether that
 // run was a hit, and the key of the cached pass it could have reused (the
 // baseline), with their manifests stored as blobs, for `suite why`. It lives
-// in .suite/keys.json; a no-change rerun leaves it untouched.
+// in .suite/keys.tsv; a no-change rerun leaves it untouched.
 type KeyIndex struct {
 	path    string
 	mu      sync.Mutex
@@ -260,21 +282,44 @@ type KeyIndex struct {
 
 // IndexEntry is one action's record. Manifests are "hash/size" blob refs.
 type IndexEntry struct {
-	LastKey          string `json:"last_key"`
-	LastManifest     string `json:"last_manifest"`
-	LastHit          bool   `json:"last_hit"`
-	PassKey          string `json:"pass_key"` // the latest cached pass
-	PassManifest     string `json:"pass_manifest"`
-	BaselineKey      string `json:"baseline_key"` // the latest pass when the last run's key was first seen
-	BaselineManifest string `json:"baseline_manifest"`
+	LastKey          string
+	LastManifest     string
+	LastHit          bool
+	PassKey          string // the latest cached pass
+	PassManifest     string
+	BaselineKey      string // the latest pass when the last run's key was first seen
+	BaselineManifest string
 }
+
+// The index file has one line per action, its fields separated by tabs
+// (action IDs never hold tabs or newlines): read on every run, it must
+// load in a fraction of a millisecond per thousand actions, which JSON
+// does not.
+//
+//	ID	LastKey	LastManifest	LastHit (0|1)	PassKey	PassManifest	BaselineKey	BaselineManifest
+const indexHeader = "# suite key index v1\n"
 
 // LoadKeyIndex reads the index; a missing or broken file is empty.
 func LoadKeyIndex(path string) *KeyIndex {
 	ix := &KeyIndex{path: path, entries: map[string]*IndexEntry{}}
-	if b, err := os.ReadFile(path); err == nil {
-		_ = json.Unmarshal(b, &ix.entries)
+	b, err := os.ReadFile(path)
+	text, ok := strings.CutPrefix(string(b), indexHeader)
+	if err != nil || !ok {
+		return ix
 	}
+	entries := map[string]*IndexEntry{}
+	for line := range strings.SplitSeq(text, "\n") {
+		if line == "" {
+			continue
+		}
+		f := strings.Split(line, "\t")
+		if len(f) != 8 || (f[3] != "0" && f[3] != "1") {
+			return ix // a damaged index explains nothing; start afresh
+		}
+		entries[f[0]] = &IndexEntry{LastKey: f[1], LastManifest: f[2], LastHit: f[3] == "1",
+			PassKey: f[4], PassManifest: f[5], BaselineKey: f[6], BaselineManifest: f[7]}
+	}
+	ix.entries = entries
 	return ix
 }
 
@@ -289,14 +334,19 @@ func (ix *KeyIndex) Entry(id string) (IndexEntry, bool) {
 	return *e, true
 }
 
-func (ix *KeyIndex) sawRun(c *ResultCache, id string, k *action.Key) {
+func (ix *KeyIndex) sawRun(c *ResultCache, a *action.Action, hash string) {
+	id := a.ID()
 	ix.mu.Lock()
 	e := ix.entries[id]
-	if e != nil && e.LastKey == k.Hash {
+	if e != nil && e.LastKey == hash {
 		ix.mu.Unlock()
 		return // a no-change rerun writes nothing
 	}
 	ix.mu.Unlock()
+	k, err := c.Key(a)
+	if err != nil {
+		return
+	}
 	b, err := json.Marshal(k.Manifest())
 	if err != nil {
 		return
@@ -318,11 +368,11 @@ func (ix *KeyIndex) sawRun(c *ResultCache, id string, k *action.Key) {
 
 // sawResult records that the last run's key now has a cached pass; hit
 // says the run reused it rather than producing it.
-func (ix *KeyIndex) sawResult(id string, k *action.Key, hit bool) {
+func (ix *KeyIndex) sawResult(id, hash string, hit bool) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	e := ix.entries[id]
-	if e == nil || e.LastKey != k.Hash || (e.PassKey == k.Hash && e.LastHit == hit) {
+	if e == nil || e.LastKey != hash || (e.PassKey == hash && e.LastHit == hit) {
 		return
 	}
 	e.PassKey, e.PassManifest, e.LastHit = e.LastKey, e.LastManifest, hit
@@ -336,28 +386,26 @@ func (ix *KeyIndex) Save() error {
 	if !ix.dirty {
 		return nil
 	}
-	b, err := json.Marshal(ix.entries)
-	if err != nil {
-		return err
+	ids := make([]string, 0, len(ix.entries))
+	for id := range ix.entries {
+		ids = append(ids, id)
 	}
-	return writeAtomic(ix.path, b)
-}
-
-func writeAtomic(path string, b []byte) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
+	sort.Strings(ids)
+	var b strings.Builder
+	b.WriteString(indexHeader)
+	for _, id := range ids {
+		e := ix.entries[id]
+		hit := "0"
+		if e.LastHit {
+			hit = "1"
+		}
+		for i, f := range []string{id, e.LastKey, e.LastManifest, hit, e.PassKey, e.PassManifest, e.BaselineKey, e.BaselineManifest} {
+			if i > 0 {
+				b.WriteByte('\t')
+			}
+			b.WriteString(f)
+		}
+		b.WriteByte('\n')
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteBytes(ix.path, []byte(b.String()))
 }

@@ -6,6 +6,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"github.com/suite-run/suite/internal/atomicfile"
 )
 
 // History is what earlier runs in this workspace recorded: each action's
@@ -110,7 +112,7 @@ func (h *History) Save() error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(h.path, b)
+	return atomicfile.WriteBytes(h.path, b)
 }
 
 // setLast records a run. A run forgets the failures only of the tests it

@@ -5,7 +5,6 @@ package workspace
 // nothing else in the package.
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
@@ -21,6 +20,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/suite-run/suite/internal/atomicfile"
 )
 
 // FileDigest is what the cache key needs of one input file.
@@ -64,8 +65,7 @@ type statKey struct {
 
 // trusted reports whether m still describes the file now stat'ed as k.
 func (m *digestMemo) trusted(k statKey) bool {
-	changed := max(m.stat.mtime, m.stat.ctime)
-	return m.stat == k && m.recorded-changed >= int64(racyWindow)
+	return m.stat == k && Trustworthy(m.recorded, max(m.stat.mtime, m.stat.ctime))
 }
 
 // DigestCache memoizes file digests across runs in one file. It is safe for
@@ -78,6 +78,10 @@ type DigestCache struct {
 	// hashed counts the files whose content this cache read: the number a
 	// no-change rerun must keep at zero.
 	hashed atomic.Int64
+
+	// The memo file is read on first use: a rerun whose keys all come
+	// from the key memo never needs it.
+	load sync.Once
 
 	mu    sync.RWMutex
 	memo  memoTable
@@ -126,13 +130,62 @@ func OpenDigestCache(path string) (*DigestCache, error) {
 	if path == "" {
 		return nil, errors.New("digest cache: no file given")
 	}
-	c := &DigestCache{path: path, now: time.Now, memo: newMemoTable(0)}
-	if data, err := os.ReadFile(path); err == nil {
-		if memo, err := decodeDigestMemo(data); err == nil {
-			c.memo = memo
+	return &DigestCache{path: path, now: time.Now, memo: newMemoTable(0)}, nil
+}
+
+func (c *DigestCache) loadMemo() {
+	c.load.Do(func() {
+		if data, err := os.ReadFile(c.path); err == nil {
+			if memo, err := decodeDigestMemo(data); err == nil {
+				c.mu.Lock()
+				c.memo = memo
+				c.mu.Unlock()
+			}
 		}
+	})
+}
+
+// FileStat is one stat of a regular file: what tells, without reading it,
+// whether it changed.
+type FileStat struct {
+	key        statKey
+	Executable bool
+}
+
+// StatFile stats the regular file at absPath, following symlinks.
+func StatFile(absPath string) (FileStat, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(absPath, &st); err != nil {
+		return FileStat{}, &os.PathError{Op: "digest", Path: absPath, Err: err}
 	}
-	return c, nil
+	if err := checkRegular(absPath, &st); err != nil {
+		return FileStat{}, err
+	}
+	return FileStat{keyOf(&st), uint32(st.Mode)&0o111 != 0}, nil
+}
+
+// Changed is when the file last changed (content, metadata or name), in
+// Unix nanoseconds.
+func (s FileStat) Changed() int64 { return max(s.key.mtime, s.key.ctime) }
+
+// Append appends the stat's identity to a fingerprint being built.
+func (s FileStat) Append(b []byte) []byte {
+	b = binary.AppendVarint(b, s.key.size)
+	b = binary.AppendVarint(b, s.key.mtime)
+	b = binary.AppendVarint(b, s.key.ctime)
+	b = binary.AppendUvarint(b, s.key.ino)
+	if s.Executable {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// Trustworthy reports whether a memo recorded at recorded (Unix ns, read
+// before the stats it covers) of files that last changed at changed can
+// be trusted while their stats stay the same: outside racyWindow, a change
+// that keeps size, mtime and ctime is impossible.
+func Trustworthy(recorded, changed int64) bool {
+	return recorded-changed >= int64(racyWindow)
 }
 
 // Digest returns the digest of the regular file at absPath (symlinks are
@@ -142,19 +195,22 @@ func (c *DigestCache) Digest(absPath string) (FileDigest, error) {
 	if !filepath.IsAbs(absPath) {
 		return FileDigest{}, fmt.Errorf("digest %s: path is not absolute", absPath)
 	}
-	var st unix.Stat_t
-	if err := unix.Stat(absPath, &st); err != nil {
-		return FileDigest{}, &os.PathError{Op: "digest", Path: absPath, Err: err}
-	}
-	if err := checkRegular(absPath, &st); err != nil {
+	st, err := StatFile(absPath)
+	if err != nil {
 		return FileDigest{}, err
 	}
-	key := keyOf(&st)
+	return c.DigestStat(absPath, st)
+}
+
+// DigestStat is Digest for a file just stat'ed as st: the memo's digest
+// when it was recorded for that stat and is trusted, else the file's.
+func (c *DigestCache) DigestStat(absPath string, st FileStat) (FileDigest, error) {
+	c.loadMemo()
 	c.mu.RLock()
 	m, ok := c.memo.get(absPath)
 	c.mu.RUnlock()
-	if ok && m.trusted(key) {
-		return fileDigest(m.hash, &st), nil
+	if ok && m.trusted(st.key) {
+		return FileDigest{Hash: hex.EncodeToString(m.hash[:]), Size: st.key.size, Executable: st.Executable}, nil
 	}
 	return c.hash(absPath)
 }
@@ -228,27 +284,8 @@ func (c *DigestCache) Save() error {
 	if !c.dirty {
 		return nil
 	}
-	dir := filepath.Dir(c.path)
-	if err := os.MkdirAll(dir, 0o777); err != nil {
-		return fmt.Errorf("digest cache: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".tmp-"+filepath.Base(c.path)+"-*")
+	err := atomicfile.Write(c.path, func(w io.Writer) error { return encodeDigestMemo(w, &c.memo) })
 	if err != nil {
-		return fmt.Errorf("digest cache: %w", err)
-	}
-	w := bufio.NewWriterSize(f, 1<<16)
-	err = encodeDigestMemo(w, &c.memo)
-	if err == nil {
-		err = w.Flush()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), c.path)
-	}
-	if err != nil {
-		os.Remove(f.Name())
 		return fmt.Errorf("digest cache: %w", err)
 	}
 	c.dirty = false

@@ -200,6 +200,7 @@ func TestDigestCorruptMemoIsIgnored(t *testing.T) {
 			if err != nil {
 				t.Fatalf("corrupt memo is an error: %v", err)
 			}
+			c.loadMemo()
 			if len(c.memo.paths) != 0 {
 				t.Fatalf("corrupt memo loaded %d entries", len(c.memo.paths))
 			}
@@ -209,7 +210,8 @@ func TestDigestCorruptMemoIsIgnored(t *testing.T) {
 			if err := c.Save(); err != nil {
 				t.Fatal(err)
 			}
-			if c2, _ := OpenDigestCache(path); len(c2.memo.paths) != 1 {
+			c2, _ := OpenDigestCache(path)
+			if c2.loadMemo(); len(c2.memo.paths) != 1 {
 				t.Fatal("Save did not replace the corrupt memo")
 			}
 		})
@@ -308,6 +310,7 @@ func BenchmarkOpenDigestCache100k(b *testing.B) {
 	}
 	for b.Loop() {
 		c, _ := OpenDigestCache(memoPath)
+		c.loadMemo()
 		if len(c.memo.paths) != 100000 {
 			b.Fatalf("loaded %d entries", len(c.memo.paths))
 		}

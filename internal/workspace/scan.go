@@ -19,6 +19,7 @@ import (
 type Scan struct {
 	Packages []string // sorted; "" is the root package
 	files    []scanned
+	reads    *Reads
 }
 
 type scanned struct {
@@ -30,9 +31,10 @@ type scanned struct {
 // ScanWorkspace walks the tree below root, skipping ignored folders. A
 // symlink to a file inside the workspace is a file; a dangling one is left
 // out (it has no content to declare); one leading outside is kept with an
-// error, reported only if a glob or a rule asks for it.
-func ScanWorkspace(root string, ig *Ignorer) (*Scan, error) {
-	s := &Scan{}
+// error, reported only if a glob or a rule asks for it. Every folder read
+// and symlink followed is recorded in reads (which may be nil).
+func ScanWorkspace(root string, ig *Ignorer, reads *Reads) (*Scan, error) {
+	s := &Scan{reads: reads}
 	top, err := s.walkTop(root, ig)
 	if err != nil {
 		return nil, err
@@ -40,6 +42,7 @@ func ScanWorkspace(root string, ig *Ignorer) (*Scan, error) {
 	// The top-level folders are walked in parallel, each into its own Scan.
 	parts := make([]Scan, len(top))
 	par.Each(len(top), func(i int) {
+		parts[i].reads = reads
 		parts[i].walk(root, root+string(filepath.Separator)+top[i].name, top[i].name, top[i].owner, ig)
 	})
 	for _, p := range parts {
@@ -71,6 +74,7 @@ func (s *Scan) walk(root, abs, rel, owner string, ig *Ignorer) error {
 
 // readDir records one folder's files and hands each subfolder to sub.
 func (s *Scan) readDir(root, abs, rel, owner string, ig *Ignorer, sub func(rel, owner string) error) error {
+	s.reads.Stat(abs)
 	entries, err := os.ReadDir(abs)
 	if err != nil {
 		if rel == "" {
@@ -98,9 +102,11 @@ func (s *Scan) readDir(root, abs, rel, owner string, ig *Ignorer, sub func(rel, 
 			}
 		case t&fs.ModeSymlink != 0:
 			target, err := filepath.EvalSymlinks(childAbs)
+			s.reads.Link(childAbs, target)
 			if err != nil {
 				continue // dangling
 			}
+			s.reads.Stat(childAbs)
 			if !Inside(root, target) {
 				s.files = append(s.files, scanned{childRel, owner,
 					fmt.Errorf("%s: symlink leads outside the workspace (to %s); declare only files inside the workspace", childRel, target)})

@@ -1,0 +1,221 @@
+package workspace
+
+// This file records what evaluating a workspace read from the file system,
+// so that a later run can tell by stats alone — without reading a folder
+// or a file — that evaluating again would read exactly the same, and reuse
+// the graph. Folders are recorded by their own stat: creating, removing or
+// renaming an entry changes a folder's mtime and ctime, while editing a
+// file inside does not (globs see names, not content). Files read are
+// recorded by their stat as digest memos are, and symlinks by where they
+// lead.
+
+import (
+	"encoding/binary"
+	"errors"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Reads is the record of one evaluation's reads. A nil *Reads records
+// nothing. It is safe for concurrent use.
+type Reads struct {
+	start int64 // Unix ns, taken before any stat it holds
+
+	mu      sync.Mutex
+	stats   map[string]pathStat // absolute path -> what a stat said
+	links   map[string]string   // absolute path of a symlink -> where it led ("" nowhere)
+	changed int64               // latest change time among the stats
+}
+
+// pathStat is a stat's result: the file type (0 when the path did not
+// exist) and the identity of that version of it.
+type pathStat struct {
+	mode uint32
+	key  statKey
+}
+
+// NewReads starts a record. Its start time bounds which changes it can
+// vouch for (see Trustworthy).
+func NewReads() *Reads {
+	return &Reads{start: time.Now().UnixNano(), stats: map[string]pathStat{}, links: map[string]string{}}
+}
+
+func statPath(abs string) pathStat {
+	var st unix.Stat_t
+	if unix.Stat(abs, &st) != nil {
+		return pathStat{}
+	}
+	return pathStat{uint32(st.Mode) & unix.S_IFMT, keyOf(&st)}
+}
+
+// Stat records the path as it is now, following symlinks. Call it before
+// reading the folder or file: a change after the stat then shows as a
+// different stat later, never as a stale record.
+func (r *Reads) Stat(abs string) {
+	if r == nil {
+		return
+	}
+	s := statPath(abs)
+	r.mu.Lock()
+	r.stats[abs] = s
+	r.changed = max(r.changed, s.key.mtime, s.key.ctime)
+	r.mu.Unlock()
+}
+
+// Link records where a symlink led (target "" when it led nowhere).
+func (r *Reads) Link(abs, target string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.links[abs] = target
+	r.mu.Unlock()
+}
+
+// Trustworthy reports whether the record can vouch for what it saw: no
+// stat it holds is of something changed so shortly before the record
+// started that a further change could leave the stat the same.
+func (r *Reads) Trustworthy() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return Trustworthy(r.start, r.changed)
+}
+
+// Unchanged reports whether every path still stats as recorded and every
+// symlink still leads where it did.
+func (r *Reads) Unchanged() bool {
+	for abs, s := range r.stats {
+		if statPath(abs) != s {
+			return false
+		}
+	}
+	for abs, target := range r.links {
+		if now, err := filepath.EvalSymlinks(abs); (err == nil && now != target) || (err != nil && target != "") {
+			return false
+		}
+	}
+	return true
+}
+
+// Append encodes the record (as AppendReads' inverse, DecodeReads, reads it).
+func (r *Reads) Append(b []byte) []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	str := func(s string) {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendVarint(b, r.start)
+	b = binary.AppendVarint(b, r.changed)
+	b = binary.AppendUvarint(b, uint64(len(r.stats)))
+	for _, abs := range sortedPaths(r.stats) {
+		s := r.stats[abs]
+		str(abs)
+		b = binary.AppendUvarint(b, uint64(s.mode))
+		b = binary.AppendVarint(b, s.key.size)
+		b = binary.AppendVarint(b, s.key.mtime)
+		b = binary.AppendVarint(b, s.key.ctime)
+		b = binary.AppendUvarint(b, s.key.ino)
+	}
+	b = binary.AppendUvarint(b, uint64(len(r.links)))
+	for _, abs := range sortedPaths(r.links) {
+		str(abs)
+		str(r.links[abs])
+	}
+	return b
+}
+
+func sortedPaths[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+var errCorruptReads = errors.New("corrupt record of reads")
+
+// DecodeReads decodes a record written by Append and returns the bytes
+// after it.
+func DecodeReads(b []byte) (*Reads, []byte, error) {
+	failed := false
+	uvarint := func() uint64 {
+		v, n := binary.Uvarint(b)
+		if n <= 0 {
+			failed = true
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	varint := func() int64 {
+		v, n := binary.Varint(b)
+		if n <= 0 {
+			failed = true
+			return 0
+		}
+		b = b[n:]
+		return v
+	}
+	str := func() string {
+		n := uvarint()
+		if failed || n > uint64(len(b)) {
+			failed = true
+			return ""
+		}
+		s := string(b[:n])
+		b = b[n:]
+		return s
+	}
+	r := &Reads{stats: map[string]pathStat{}, links: map[string]string{}}
+	r.start, r.changed = varint(), varint()
+	n := uvarint()
+	if failed || n > uint64(len(b)) {
+		return nil, nil, errCorruptReads
+	}
+	for range n {
+		abs := str()
+		var s pathStat
+		s.mode = uint32(uvarint())
+		s.key.size, s.key.mtime, s.key.ctime = varint(), varint(), varint()
+		s.key.ino = uvarint()
+		if failed {
+			return nil, nil, errCorruptReads
+		}
+		r.stats[abs] = s
+	}
+	n = uvarint()
+	if failed || n > uint64(len(b)) {
+		return nil, nil, errCorruptReads
+	}
+	for range n {
+		abs, target := str(), str()
+		if failed {
+			return nil, nil, errCorruptReads
+		}
+		r.links[abs] = target
+	}
+	return r, b, nil
+}
+
+// ExecutableIdentity names the running binary by its path and stat:
+// rebuilding or reinstalling suite changes it. Records that only this
+// build of suite may trust (a graph, memoized keys) carry it; "" (which no
+// record matches) when it cannot be known.
+func ExecutableIdentity() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return ""
+	}
+	st, err := StatFile(exe)
+	if err != nil {
+		return ""
+	}
+	return exe + "\x00" + string(st.Append(nil))
+}

@@ -1,0 +1,209 @@
+package rules
+
+// This file keeps the evaluated graph between runs. Evaluating every
+// SUITES.star of a large workspace is most of what a rerun with nothing
+// changed would otherwise spend before it can look anything up. The graph
+// is reused only when every folder the evaluation listed, every file it
+// read and every symlink it followed stats as it did then (see
+// workspace.Reads), and only by the build of suite that wrote it: a graph
+// that might be stale is never used.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"hash/crc32"
+	"io"
+	"os"
+	"time"
+
+	"go.starlark.net/syntax"
+
+	"github.com/suite-run/suite/internal/atomicfile"
+	"github.com/suite-run/suite/internal/label"
+	"github.com/suite-run/suite/internal/markexpr"
+	"github.com/suite-run/suite/internal/workspace"
+)
+
+// LoadCached is Load, reusing the graph kept in cacheFile when the
+// workspace's files say evaluating again would give the same, and keeping
+// a freshly evaluated graph there for the next run. A missing, corrupt or
+// stale cache file only means evaluating; failing to write one is not an
+// error either.
+func LoadCached(root, cacheFile string) (*Graph, error) {
+	build := workspace.ExecutableIdentity()
+	if g := readGraphCache(cacheFile, root, build); g != nil {
+		return g, nil
+	}
+	reads := workspace.NewReads()
+	g, err := load(root, reads)
+	if err != nil {
+		return nil, err
+	}
+	if build != "" && reads.Trustworthy() {
+		_ = writeGraphCache(cacheFile, root, build, g, reads)
+	}
+	return g, nil
+}
+
+// The cache file:
+//
+//	graphCacheMagic | uvarint len(build) | build | uvarint len(root) | root |
+//	reads (workspace.Reads.Append) | gob of graphRecord | CRC-32C of all before it
+var graphCacheMagic = []byte("suitegr1")
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// graphRecord is a Graph in gob's terms. gob keeps a Position's line and
+// column but not its file, which is unexported; the files travel beside
+// each list. Suites keep their mark expression and patterns as written and
+// are parsed again.
+type graphRecord struct {
+	Config                      Config
+	Marks                       []*Mark
+	Tests                       []*Test
+	Groups                      []*Group
+	Suites                      []suiteRecord
+	EmptyGlobs                  []*Error
+	MarkFiles, TestFiles, Files []string // Files: the groups'
+	EmptyGlobFiles              []string
+}
+
+type suiteRecord struct {
+	Name, Pkg, File string
+	Line, Col       int32
+	Marks           string
+	Targets         []string
+	Timeout, Budget time.Duration
+	Jobs            int
+	Order, Doc      string
+}
+
+func writeGraphCache(path, root, build string, g *Graph, reads *workspace.Reads) error {
+	rec := graphRecord{Config: g.Config, Marks: g.Marks, Tests: g.Tests, Groups: g.Groups, EmptyGlobs: g.emptyGlobs}
+	for _, e := range g.emptyGlobs {
+		rec.EmptyGlobFiles = append(rec.EmptyGlobFiles, e.Pos.Filename())
+	}
+	for _, m := range g.Marks {
+		rec.MarkFiles = append(rec.MarkFiles, m.Pos.Filename())
+	}
+	for _, t := range g.Tests {
+		rec.TestFiles = append(rec.TestFiles, t.Pos.Filename())
+	}
+	for _, gr := range g.Groups {
+		rec.Files = append(rec.Files, gr.Pos.Filename())
+	}
+	for _, s := range g.Suites {
+		rec.Suites = append(rec.Suites, suiteRecord{
+			Name: s.Name, Pkg: s.Pkg, File: s.Pos.Filename(), Line: s.Pos.Line, Col: s.Pos.Col,
+			Marks: marksSource(s.Marks), Targets: s.Targets, Timeout: s.Timeout, Budget: s.Budget,
+			Jobs: s.Jobs, Order: s.Order, Doc: s.Doc,
+		})
+	}
+	var buf bytes.Buffer
+	buf.Write(graphCacheMagic)
+	for _, s := range []string{build, root} {
+		buf.Write(binary.AppendUvarint(nil, uint64(len(s))))
+		buf.WriteString(s)
+	}
+	buf.Write(reads.Append(nil))
+	if err := gob.NewEncoder(&buf).Encode(&rec); err != nil {
+		return err
+	}
+	buf.Write(binary.BigEndian.AppendUint32(nil, crc32.Checksum(buf.Bytes(), castagnoli)))
+	return atomicfile.Write(path, func(w io.Writer) error {
+		_, err := w.Write(buf.Bytes())
+		return err
+	})
+}
+
+var errStaleGraph = errors.New("graph cache does not apply")
+
+// readGraphCache returns the cached graph of root, or nil.
+func readGraphCache(path, root, build string) *Graph {
+	data, err := os.ReadFile(path)
+	if err != nil || build == "" {
+		return nil
+	}
+	g, err := decodeGraphCache(data, root, build)
+	if err != nil {
+		return nil
+	}
+	return g
+}
+
+func decodeGraphCache(data []byte, root, build string) (*Graph, error) {
+	if len(data) < len(graphCacheMagic)+4 || !bytes.HasPrefix(data, graphCacheMagic) {
+		return nil, errStaleGraph
+	}
+	body, sum := data[:len(data)-4], data[len(data)-4:]
+	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(sum) {
+		return nil, errStaleGraph
+	}
+	b := body[len(graphCacheMagic):]
+	for _, want := range []string{build, root} {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) || string(b[k:k+int(n)]) != want {
+			return nil, errStaleGraph
+		}
+		b = b[k+int(n):]
+	}
+	reads, b, err := workspace.DecodeReads(b)
+	if err != nil || !reads.Trustworthy() || !reads.Unchanged() {
+		return nil, errStaleGraph
+	}
+	var rec graphRecord
+	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&rec); err != nil {
+		return nil, errStaleGraph
+	}
+	if len(rec.MarkFiles) != len(rec.Marks) || len(rec.TestFiles) != len(rec.Tests) ||
+		len(rec.Files) != len(rec.Groups) || len(rec.EmptyGlobFiles) != len(rec.EmptyGlobs) {
+		return nil, errStaleGraph
+	}
+	g := &Graph{Root: root, Config: rec.Config, Marks: rec.Marks, Tests: rec.Tests, Groups: rec.Groups, emptyGlobs: rec.EmptyGlobs}
+	// Positions share one string per file, as evaluation's do.
+	files := map[string]*string{}
+	file := func(name string) *string {
+		if p, ok := files[name]; ok {
+			return p
+		}
+		p := &name
+		files[name] = p
+		return p
+	}
+	at := func(name string, line, col int32) syntax.Position {
+		return syntax.MakePosition(file(name), line, col)
+	}
+	for i, m := range g.Marks {
+		m.Pos = at(rec.MarkFiles[i], m.Pos.Line, m.Pos.Col)
+	}
+	for i, t := range g.Tests {
+		t.Pos = at(rec.TestFiles[i], t.Pos.Line, t.Pos.Col)
+	}
+	for i, gr := range g.Groups {
+		gr.Pos = at(rec.Files[i], gr.Pos.Line, gr.Pos.Col)
+	}
+	for i, e := range g.emptyGlobs {
+		e.Pos = at(rec.EmptyGlobFiles[i], e.Pos.Line, e.Pos.Col)
+	}
+	for _, r := range rec.Suites {
+		s := &Suite{Name: r.Name, Pkg: r.Pkg, Pos: at(r.File, r.Line, r.Col), Targets: r.Targets,
+			Timeout: r.Timeout, Budget: r.Budget, Jobs: r.Jobs, Order: r.Order, Doc: r.Doc}
+		if s.Marks, err = markexpr.Parse(r.Marks); err != nil {
+			return nil, errStaleGraph
+		}
+		if s.Select, err = label.ParseSet(s.Targets, s.Pkg); err != nil {
+			return nil, errStaleGraph
+		}
+		g.Suites = append(g.Suites, s)
+	}
+	return g, nil
+}
+
+func marksSource(e *markexpr.Expr) string {
+	if e == nil {
+		return ""
+	}
+	return e.String()
+}
