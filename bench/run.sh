@@ -348,12 +348,15 @@ generate list suite "${LISTWS[@]}"
 W2=$WORK/list
 N2=$(count_tests "$W2" smoke)
 for rep in $(seq 1 "$REPS"); do
+	# Measure evaluation itself, not the graph a previous listing kept.
+	rm -f "$W2/suite/.suite/graph"
 	t0=$(now_us)
 	n=$("$SUITE" -C "$W2/suite" list smoke --json | wc -l)
 	t1=$(now_us)
 	record list list suite "$rep" $(((t1 - t0) / 1000)) "$n" "$N2"
 	log "list #$rep: $(((t1 - t0) / 1000)) ms, $n listed (expected $N2)"
 done
+rm -f "$W2/suite/.suite/graph"
 SUITE_CPUPROFILE=$PROF/list.pprof "$SUITE" -C "$W2/suite" list smoke --json >/dev/null
 
 # ------------------------------------------ issue 3: 500 trivial tests, -n 2
@@ -470,6 +473,11 @@ REPORT=$WORK/report.md
 	PER_TEST=$(per_test | fmedian)
 	INSIDE=$(inside | fmedian)
 	TRIV_MS=$(med trivial cold suite)
+	COLD_L=$(med large cold suite)
+	# The large workspace's tests have no drawn duration: its bound is the
+	# 5 ms per test alone, read per test or per test and worker slot.
+	TARGET_L=$(awk -v n="$NL" 'BEGIN { printf "%d", 5 * n }')
+	TARGET_L_SLOT=$(awk -v n="$NL" -v j=$JOBS 'BEGIN { printf "%d", 5 * n / j }')
 	GO_NOCH=$(med large nochange go)
 	pass() { awk -v a="$1" -v b="$2" 'BEGIN { if (a != "" && b != "" && a + 0 <= b + 0) print "met"; else print "**not met**" }'; }
 
@@ -489,6 +497,8 @@ over the other tool's median from this same run: below 1 means suite is faster.
 | #4 | no-change rerun faster than \`go test ./...\` warm (${GO_NOCH:-–} ms) | suite/go $(ratio "$NOCH_S" "$GO_NOCH") | $(pass "$NOCH_S" "$GO_NOCH") |
 | #8 | one-file change reruns only the affected test | executed $ONEFILE_RAN | $([[ $ONEFILE_RAN == "1 ✓" ]] && echo met || echo "**not met**") |
 | #8 | cold run ≤ 1.10 × max(sum/jobs, longest) + 5 ms/test = ${TARGET_MS} ms (${NM} mixed tests; bound ${BOUND_MS} ms) | never ran: ${COLD_M} ms (×$(ratio "$COLD_M" "$BOUND_MS") of bound) | $(pass "$COLD_M" "$TARGET_MS") |
+| #8 | cold run ≤ 1.10 × max(sum/jobs, longest) + 5 ms/test = ${TARGET_L} ms (${NL} tests of no drawn duration; bound 0) | ${COLD_L} ms | $(pass "$COLD_L" "$TARGET_L") |
+| #8 | the same, reading "5 ms per test" per worker slot: ≤ 5 ms × ${NL} / ${JOBS} = ${TARGET_L_SLOT} ms | ${COLD_L} ms | $(pass "$COLD_L" "$TARGET_L_SLOT") |
 | #3 | makespan within 10% of the bound once durations are known (≤ $(awk -v b="$BOUND_MS" 'BEGIN { printf "%d", b * 1.1 }') ms) | ${KNOWN_M} ms (×$(ratio "$KNOWN_M" "$BOUND_MS") of bound) | $(pass "$KNOWN_M" "$(awk -v b="$BOUND_MS" 'BEGIN { printf "%d", b * 1.1 }')") |
 | #3 | overhead per trivial test (\`true\`) at -n $JOBS, ${N3} tests < 5 ms | ${PER_TEST} ms of slot time per test (run wall_s × jobs / tests) = ${INSIDE} ms median duration_s (sandbox + \`true\`) + ${OVH} ms outside the sandbox; whole process: $(awk -v w="$TRIV_MS" -v n="$N3" -v j=$JOBS 'BEGIN { printf "%.2f", w * j / n }') ms | $(pass "$PER_TEST" 5) |
 | #2 | evaluate $((LISTWS[0] * LISTWS[1])) tests in ${LISTWS[0]} packages and list a suite < 300 ms | ${LIST_MS} ms | $(pass "$LIST_MS" 300) |
@@ -533,7 +543,7 @@ $(cd "$REPO" && go tool pprof -top -nodecount=25 "$SUITE" "$PROF/nochange.pprof"
 Cumulative, the stages of the same profile:
 
 \`\`\`
-$(cd "$REPO" && go tool pprof -top -cum -nodecount=40 "$SUITE" "$PROF/nochange.pprof" 2>/dev/null | grep -E 'rules\.Load|rules\.\(\*evaluator\)|workspace\.Packages|walkFiles|action\.\(\*Keyer\)\.Key$|DigestCache\)\.Digest$|decodeDigestMemo|skipHits|Lookup$|GetActionResult|History\)\.Save|LoadHistory|KeyIndex|sched\.Run$|runtime\.gcBgMarkWorker|syscall\.Syscall' | head -20)
+$(cd "$REPO" && go tool pprof -top -cum -nodecount=80 "$SUITE" "$PROF/nochange.pprof" 2>/dev/null | grep -E 'rules\.LoadCached|decodeGraphCache|Reads\)\.Unchanged|rules\.\(\*evaluator\)|ScanWorkspace|action\.\(\*Keyer\)\.(Digest|Key|stat|fingerprint|compute)$|DigestCache\)\.Digest|skipHits|Lookup$|GetActionResult|History\)\.Save|LoadHistory|LoadKeyIndex|sched\.Run$|runtime\.gcBgMarkWorker|syscall\.Syscall' | head -20)
 \`\`\`
 EOF
 } >"$REPORT"
