@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/suite-run/suite/internal/workspace"
 )
 
 // The workspace of issue 2's target: 2,000 packages of 5 tests, each test
@@ -64,6 +67,34 @@ func BenchmarkLoadWorkspace(b *testing.B) {
 	root := writeBenchWorkspace(b)
 	for b.Loop() {
 		g, err := Load(root)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(g.Tests) != benchPackages*benchTests {
+			b.Fatalf("loaded %d tests, want %d", len(g.Tests), benchPackages*benchTests)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(benchPackages*benchTests), "ns/test")
+}
+
+// BenchmarkLoadCached loads the same workspace as a rerun with nothing
+// changed does: the graph from .suite/graph, once every folder, file and
+// symlink evaluation read stats as it did.
+func BenchmarkLoadCached(b *testing.B) {
+	root := writeBenchWorkspace(b)
+	cacheFile := filepath.Join(root, workspace.OutputDir, "graph")
+	if err := os.Mkdir(filepath.Dir(cacheFile), 0o755); err != nil {
+		b.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond) // past the racy window, as a checkout's files are
+	if _, err := LoadCached(root, cacheFile); err != nil {
+		b.Fatal(err)
+	}
+	if readGraphCache(cacheFile, root, workspace.ExecutableIdentity()) == nil {
+		b.Fatal("the graph was not cached")
+	}
+	for b.Loop() {
+		g, err := LoadCached(root, cacheFile)
 		if err != nil {
 			b.Fatal(err)
 		}

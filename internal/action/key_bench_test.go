@@ -50,9 +50,23 @@ func benchActionsOnDisk(b *testing.B) (root string, actions []*Action) {
 	return root, actions
 }
 
-// keyAll computes every key on GOMAXPROCS workers, as the scheduler's
-// cache lookup does.
+// keyAll computes every key on GOMAXPROCS workers, in full, or through
+// the key memo (Keyer.Digest) as the scheduler's cache lookup does.
 func keyAll(b *testing.B, k *Keyer, actions []*Action) {
+	each(b, actions, func(a *Action) error { _, err := k.Key(a); return err })
+}
+
+func digestAll(b *testing.B, k *Keyer, actions []*Action) {
+	each(b, actions, func(a *Action) error {
+		_, full, err := k.Digest(a)
+		if full != nil {
+			b.Errorf("%s: key computed, not taken from the memo", a.ID())
+		}
+		return err
+	})
+}
+
+func each(b *testing.B, actions []*Action, f func(*Action) error) {
 	var wg sync.WaitGroup
 	next := make(chan *Action)
 	for w := 0; w < runtime.GOMAXPROCS(0); w++ {
@@ -60,7 +74,7 @@ func keyAll(b *testing.B, k *Keyer, actions []*Action) {
 		go func() {
 			defer wg.Done()
 			for a := range next {
-				if _, err := k.Key(a); err != nil {
+				if err := f(a); err != nil {
 					b.Error(err)
 				}
 			}
@@ -77,8 +91,10 @@ func keyAll(b *testing.B, k *Keyer, actions []*Action) {
 // with nothing changed since the digests were memoized: a stat per file
 // and the Merkle tree and Action messages, no file content read.
 //
-//   - warm: the memo in memory (a second lookup in one process);
-//   - open: the memo loaded from its file first, as a new `suite run` does.
+//   - warm: the digest memo in memory (a second lookup in one process);
+//   - open: the digest memo loaded from its file first;
+//   - memo: the keys from the key memo, loaded from its file, as a new
+//     `suite run` gets them: a stat per file and a fingerprint per action.
 func BenchmarkKeysNoChange(b *testing.B) {
 	root, actions := benchActionsOnDisk(b)
 	memo := filepath.Join(b.TempDir(), "digests")
@@ -86,8 +102,14 @@ func BenchmarkKeysNoChange(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	keyAll(b, &Keyer{Root: root, WorkspaceName: "bench", Digests: dc}, actions)
+	keyMemo := filepath.Join(b.TempDir(), "keys")
+	km := OpenKeyMemo(keyMemo)
+	first := &Keyer{Root: root, WorkspaceName: "bench", Digests: dc, Memo: km}
+	each(b, actions, func(a *Action) error { _, _, err := first.Digest(a); return err }) // fills the key memo
 	if err := dc.Save(); err != nil {
+		b.Fatal(err)
+	}
+	if err := km.Save(); err != nil {
 		b.Fatal(err)
 	}
 	perAction := func(b *testing.B) {
@@ -107,6 +129,16 @@ func BenchmarkKeysNoChange(b *testing.B) {
 				b.Fatal(err)
 			}
 			keyAll(b, &Keyer{Root: root, WorkspaceName: "bench", Digests: dc}, actions)
+		}
+		perAction(b)
+	})
+	b.Run("memo", func(b *testing.B) {
+		for b.Loop() {
+			dc, err := workspace.OpenDigestCache(memo)
+			if err != nil {
+				b.Fatal(err)
+			}
+			digestAll(b, &Keyer{Root: root, WorkspaceName: "bench", Digests: dc, Memo: OpenKeyMemo(keyMemo)}, actions)
 		}
 		perAction(b)
 	})
