@@ -48,7 +48,7 @@ func (s *Store) PutBlob(data []byte) (*repb.Digest, error) {
 	d := DigestOf(data)
 	path := s.casPath(d.Hash)
 	if info, err := os.Stat(path); err == nil && info.Size() == d.SizeBytes {
-		s.markUsed(path, info)
+		s.markUsed(path, info.ModTime())
 		return d, nil
 	}
 	if err := s.writeAtomic(path, data); err != nil {
@@ -86,7 +86,7 @@ func (s *Store) PutFile(path string) (*repb.Digest, error) {
 	final := s.casPath(d.Hash)
 	if info, err := os.Stat(final); err == nil && info.Size() == size {
 		os.Remove(tmp.Name())
-		s.markUsed(final, info)
+		s.markUsed(final, info.ModTime())
 		return d, nil
 	}
 	if err := s.moveIntoCAS(tmp.Name(), d); err != nil {
@@ -149,7 +149,7 @@ func (s *Store) GetBlob(d *repb.Digest) ([]byte, error) {
 		return nil, &MissError{d.Hash, ReasonCorrupt + ": content does not match its digest"}
 	}
 	s.verified.Store(d.Hash, struct{}{})
-	s.markUsed(path, info)
+	s.markUsed(path, info.ModTime())
 	return data, nil
 }
 
@@ -199,6 +199,6 @@ func (s *Store) BlobPath(d *repb.Digest) (string, error) {
 		}
 		s.verified.Store(d.Hash, struct{}{})
 	}
-	s.markUsed(path, info)
+	s.markUsed(path, info.ModTime())
 	return path, nil
 }

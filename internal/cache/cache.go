@@ -232,8 +232,8 @@ const mtimeInterval = 1 * time.Hour
 
 // markUsed records a use of the file at path whose current info is info.
 // Best effort: a read-only cache still serves hits.
-func (s *Store) markUsed(path string, info fs.FileInfo) {
-	if now := s.now(); now.Sub(info.ModTime()) >= mtimeInterval {
+func (s *Store) markUsed(path string, mtime time.Time) {
+	if now := s.now(); now.Sub(mtime) >= mtimeInterval {
 		os.Chtimes(path, now, now)
 	}
 }

@@ -5,6 +5,7 @@ package sandbox
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net"
 	"os"
@@ -273,6 +274,32 @@ func TestExecRootHoldsOnlyDeclaredInputs(t *testing.T) {
 	res, log = mustRun(t, context.Background(), s, options{})
 	if res.Status != Passed || log != "script\n" {
 		t.Errorf("got %v %q, want passed \"script\\n\"", res.Status, log)
+	}
+}
+
+// TestInputsAreExactCopies: an input the test sees has the workspace
+// file's bytes (here more than one in-kernel copy call moves), its execute
+// bit and its mtime.
+func TestInputsAreExactCopies(t *testing.T) {
+	big := make([]byte, 3<<20+123)
+	for i := range big {
+		big[i] = byte(i*7 + i>>11)
+	}
+	ws := workspace(t, map[string]string{"pkg/big.bin": string(big), "pkg/tool.sh": "#!/bin/sh\necho tool ran\n"})
+	if err := os.Chmod(filepath.Join(ws, "pkg/tool.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	old := time.Date(2020, 1, 2, 3, 4, 5, 600, time.UTC)
+	if err := os.Chtimes(filepath.Join(ws, "pkg/big.bin"), old, old); err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(big)
+	s := newSpec(t, ws, "sh", "-c", `sha256sum big.bin; stat -c '%s %Y' big.bin; ./tool.sh`)
+	s.Inputs = []string{"pkg/big.bin", "pkg/tool.sh"}
+	res, log := mustRun(t, context.Background(), s, options{})
+	want := fmt.Sprintf("%x  big.bin\n%d %d\ntool ran\n", sum, len(big), old.Unix())
+	if res.Status != Passed || log != want {
+		t.Errorf("got %v %q, want passed %q", res.Status, log, want)
 	}
 }
 
