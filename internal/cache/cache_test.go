@@ -138,6 +138,16 @@ func TestBlobRoundTrip(t *testing.T) {
 	if onDisk, _ := os.ReadFile(path); !bytes.Equal(onDisk, data) {
 		t.Fatal("BlobPath names a file with other content")
 	}
+	if file, err := s.BlobFile(d); err != nil || file != path {
+		t.Fatalf("BlobFile = %q, %v; want BlobPath's %q", file, err, path)
+	}
+	emptyFile, err := s.BlobFile(DigestOf(nil))
+	if onDisk, rerr := os.ReadFile(emptyFile); err != nil || rerr != nil || len(onDisk) != 0 {
+		t.Fatalf("BlobFile of the empty blob = %q, %v: want an empty file (%v)", emptyFile, err, rerr)
+	}
+	if _, err := s.BlobFile(&repb.Digest{Hash: "../../etc/passwd", SizeBytes: 3}); err == nil {
+		t.Fatal("BlobFile accepted a digest that is not a SHA-256")
+	}
 
 	// The empty blob is always there, and BlobPath gives a real file.
 	empty := DigestOf(nil)

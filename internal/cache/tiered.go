@@ -246,6 +246,9 @@ func (t *Tiered) GetBlob(d *repb.Digest) ([]byte, error) { return t.local.GetBlo
 // BlobPath is the local store's BlobPath.
 func (t *Tiered) BlobPath(d *repb.Digest) (string, error) { return t.local.BlobPath(d) }
 
+// BlobFile is the local store's BlobFile.
+func (t *Tiered) BlobFile(d *repb.Digest) (string, error) { return t.local.BlobFile(d) }
+
 // PutBlob stores data in the local store; PutActionResult uploads it with
 // the entry that names it.
 func (t *Tiered) PutBlob(data []byte) (*repb.Digest, error) { return t.local.PutBlob(data) }
