@@ -228,7 +228,9 @@ func (k *Keyer) fingerprint(a *Action, s *stats) fingerprint {
 		str(n)
 		str(env[n])
 	}
-	for _, p := range k.platform().Properties {
+	props := k.platform().Properties
+	b = binary.AppendUvarint(b, uint64(len(props)))
+	for _, p := range props {
 		str(p.Name)
 		str(p.Value)
 	}

@@ -102,7 +102,7 @@ func (r *Reads) Unchanged() bool {
 	return true
 }
 
-// Append encodes the record (as AppendReads' inverse, DecodeReads, reads it).
+// Append appends the record's encoding to b; DecodeReads reads it back.
 func (r *Reads) Append(b []byte) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
