@@ -16,6 +16,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"go.starlark.net/syntax"
@@ -30,7 +31,9 @@ import (
 // workspace's files say evaluating again would give the same, and keeping
 // a freshly evaluated graph there for the next run. A missing, corrupt or
 // stale cache file only means evaluating; failing to write one is not an
-// error either.
+// error either. The graph is kept only if cacheFile's folder exists: a
+// command that only reads the workspace (suite list) does not create the
+// output folder, which would also change the root folder it just recorded.
 func LoadCached(root, cacheFile string) (*Graph, error) {
 	build := workspace.ExecutableIdentity()
 	if g := readGraphCache(cacheFile, root, build); g != nil {
@@ -41,7 +44,7 @@ func LoadCached(root, cacheFile string) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	if build != "" && reads.Trustworthy() {
+	if fi, err := os.Stat(filepath.Dir(cacheFile)); err == nil && fi.IsDir() && build != "" && reads.Trustworthy() {
 		_ = writeGraphCache(cacheFile, root, build, g, reads)
 	}
 	return g, nil

@@ -275,6 +275,23 @@ func TestGraphCacheDistrustsRecentChanges(t *testing.T) {
 	}
 }
 
+// TestGraphCacheCreatesNoOutputFolder: listing a fresh checkout leaves no
+// .suite folder behind; only a run makes it.
+func TestGraphCacheCreatesNoOutputFolder(t *testing.T) {
+	t.Parallel()
+	root := writeWorkspace(t, fullWorkspace)
+	if err := os.Remove(filepath.Join(root, workspace.OutputDir)); err != nil {
+		t.Fatal(err)
+	}
+	settle()
+	if _, err := LoadCached(root, filepath.Join(root, workspace.OutputDir, "graph")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, workspace.OutputDir)); !os.IsNotExist(err) {
+		t.Errorf("LoadCached made %s (stat: %v)", workspace.OutputDir, err)
+	}
+}
+
 // TestGraphCacheCorruptFile: a damaged cache file is evaluated around.
 func TestGraphCacheCorruptFile(t *testing.T) {
 	t.Parallel()
