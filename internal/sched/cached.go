@@ -412,5 +412,10 @@ func (ix *KeyIndex) Save() error {
 		}
 		b.WriteByte('\n')
 	}
-	return atomicfile.WriteBytes(ix.path, []byte(b.String()))
+	if err := atomicfile.WriteBytes(ix.path, []byte(b.String())); err != nil {
+		return err
+	}
+	// The JSON index of earlier versions, superseded by this file.
+	os.Remove(filepath.Join(filepath.Dir(ix.path), "keys.json"))
+	return nil
 }
