@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"go/parser"
 	"go/token"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -72,7 +74,7 @@ func goPackagesInfoFn(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	}
 	names := map[string]string{} // target name -> dir, to keep names unique
 	var out []starlark.Value
-	for _, d := range sortedKeys(dirs) {
+	for _, d := range slices.Sorted(maps.Keys(dirs)) {
 		mod, err := r.module(d)
 		if err != nil {
 			return nil, userError(thread, "%s: %v", b.Name(), err)
@@ -538,5 +540,5 @@ func (r *goResolver) inputs(dir string, m *goModule) []string {
 			visit(dd)
 		}
 	}
-	return sortedKeys(set)
+	return slices.Sorted(maps.Keys(set))
 }

@@ -1,8 +1,10 @@
 package rules
 
 import (
+	"maps"
 	"path"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -442,7 +444,7 @@ func (c *pyCloser) inputs(test string) []string {
 			}
 		}
 	}
-	return sortedKeys(set)
+	return slices.Sorted(maps.Keys(set))
 }
 
 // resolve returns the files an import loads: the module and its parent
@@ -545,7 +547,9 @@ func (c *pyCloser) allPy() []string {
 				}
 			}
 		}
-		c.all = append(sortedKeys(seen), []string{}...)
+		// Never nil once listed, even when empty: nil means "not yet".
+		c.all = slices.AppendSeq(make([]string, 0, len(seen)), maps.Keys(seen))
+		slices.Sort(c.all)
 	}
 	return c.all
 }

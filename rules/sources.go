@@ -203,15 +203,6 @@ func ancestors(dir string) []string {
 	return out
 }
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
 func stringList(xs []string) *starlark.List {
 	vals := make([]starlark.Value, len(xs))
 	for i, x := range xs {

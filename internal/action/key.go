@@ -5,10 +5,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -224,7 +226,7 @@ func (k *Keyer) fingerprint(a *Action, s *stats) fingerprint {
 	}
 	env := k.environment(a)
 	b = binary.AppendUvarint(b, uint64(len(env)))
-	for _, n := range sortedKeys(env) {
+	for _, n := range slices.Sorted(maps.Keys(env)) {
 		str(n)
 		str(env[n])
 	}
@@ -355,7 +357,7 @@ func (k *Keyer) environment(a *Action) map[string]string {
 // requires.
 func EnvironmentVariables(env map[string]string) []*repb.Command_EnvironmentVariable {
 	out := make([]*repb.Command_EnvironmentVariable, 0, len(env))
-	for _, n := range sortedKeys(env) {
+	for _, n := range slices.Sorted(maps.Keys(env)) {
 		out = append(out, &repb.Command_EnvironmentVariable{Name: n, Value: env[n]})
 	}
 	return out
@@ -370,7 +372,7 @@ func (k *Keyer) platform() *repb.Platform {
 			props[n] = v
 		}
 		k.platformMsg = &repb.Platform{}
-		for _, n := range sortedKeys(props) {
+		for _, n := range slices.Sorted(maps.Keys(props)) {
 			k.platformMsg.Properties = append(k.platformMsg.Properties, &repb.Platform_Property{Name: n, Value: props[n]})
 		}
 	})
@@ -476,13 +478,4 @@ func buildDir(inputs []namedDigest, prefixLen int, out map[string]*repb.Director
 	d := DigestOf(b)
 	out[d.Hash] = dir
 	return d, nil
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

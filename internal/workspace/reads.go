@@ -12,9 +12,10 @@ package workspace
 import (
 	"encoding/binary"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"sync"
 	"time"
 
@@ -113,7 +114,7 @@ func (r *Reads) Append(b []byte) []byte {
 	b = binary.AppendVarint(b, r.start)
 	b = binary.AppendVarint(b, r.changed)
 	b = binary.AppendUvarint(b, uint64(len(r.stats)))
-	for _, abs := range sortedPaths(r.stats) {
+	for _, abs := range slices.Sorted(maps.Keys(r.stats)) {
 		s := r.stats[abs]
 		str(abs)
 		b = binary.AppendUvarint(b, uint64(s.mode))
@@ -123,20 +124,11 @@ func (r *Reads) Append(b []byte) []byte {
 		b = binary.AppendUvarint(b, s.key.ino)
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.links)))
-	for _, abs := range sortedPaths(r.links) {
+	for _, abs := range slices.Sorted(maps.Keys(r.links)) {
 		str(abs)
 		str(r.links[abs])
 	}
 	return b
-}
-
-func sortedPaths[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 var errCorruptReads = errors.New("corrupt record of reads")
