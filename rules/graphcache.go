@@ -10,20 +10,17 @@ package rules
 
 import (
 	"bytes"
-	"encoding/binary"
 	"encoding/gob"
 	"errors"
-	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"time"
 
 	"go.starlark.net/syntax"
 
-	"github.com/suite-run/suite/internal/atomicfile"
 	"github.com/suite-run/suite/internal/label"
 	"github.com/suite-run/suite/internal/markexpr"
+	"github.com/suite-run/suite/internal/statefile"
 	"github.com/suite-run/suite/internal/workspace"
 )
 
@@ -50,13 +47,10 @@ func LoadCached(root, cacheFile string) (*Graph, error) {
 	return g, nil
 }
 
-// The cache file:
+// The cache file's body, sealed by statefile:
 //
-//	graphCacheMagic | uvarint len(build) | build | uvarint len(root) | root |
-//	reads (workspace.Reads.Append) | gob of graphRecord | CRC-32C of all before it
-var graphCacheMagic = []byte("suitegr1")
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+//	string build | string root | reads (workspace.Reads.Append) | gob of graphRecord
+const graphCacheMagic = "suitegr1"
 
 // graphRecord is a Graph in gob's terms. gob keeps a Position's line and
 // column but not its file, which is unexported; the files travel beside
@@ -104,60 +98,41 @@ func writeGraphCache(path, root, build string, g *Graph, reads *workspace.Reads)
 			Jobs: s.Jobs, Order: s.Order, Doc: s.Doc,
 		})
 	}
-	var buf bytes.Buffer
-	buf.Write(graphCacheMagic)
-	for _, s := range []string{build, root} {
-		buf.Write(binary.AppendUvarint(nil, uint64(len(s))))
-		buf.WriteString(s)
-	}
-	buf.Write(reads.Append(nil))
-	if err := gob.NewEncoder(&buf).Encode(&rec); err != nil {
+	b := statefile.AppendString(nil, build)
+	b = statefile.AppendString(b, root)
+	buf := bytes.NewBuffer(reads.Append(b))
+	if err := gob.NewEncoder(buf).Encode(&rec); err != nil {
 		return err
 	}
-	buf.Write(binary.BigEndian.AppendUint32(nil, crc32.Checksum(buf.Bytes(), castagnoli)))
-	return atomicfile.Write(path, func(w io.Writer) error {
-		_, err := w.Write(buf.Bytes())
-		return err
-	})
+	return statefile.WriteSealed(path, graphCacheMagic, buf.Bytes())
 }
 
 var errStaleGraph = errors.New("graph cache does not apply")
 
 // readGraphCache returns the cached graph of root, or nil.
 func readGraphCache(path, root, build string) *Graph {
-	data, err := os.ReadFile(path)
+	body, err := statefile.ReadSealed(path, graphCacheMagic)
 	if err != nil || build == "" {
 		return nil
 	}
-	g, err := decodeGraphCache(data, root, build)
+	g, err := decodeGraphCache(body, root, build)
 	if err != nil {
 		return nil
 	}
 	return g
 }
 
-func decodeGraphCache(data []byte, root, build string) (*Graph, error) {
-	if len(data) < len(graphCacheMagic)+4 || !bytes.HasPrefix(data, graphCacheMagic) {
+func decodeGraphCache(body []byte, root, build string) (*Graph, error) {
+	d := statefile.NewDecoder(body)
+	if d.String() != build || d.String() != root || d.Err() != nil {
 		return nil, errStaleGraph
 	}
-	body, sum := data[:len(data)-4], data[len(data)-4:]
-	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(sum) {
-		return nil, errStaleGraph
-	}
-	b := body[len(graphCacheMagic):]
-	for _, want := range []string{build, root} {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) || string(b[k:k+int(n)]) != want {
-			return nil, errStaleGraph
-		}
-		b = b[k+int(n):]
-	}
-	reads, b, err := workspace.DecodeReads(b)
+	reads, err := workspace.DecodeReads(d)
 	if err != nil || !reads.Trustworthy() || !reads.Unchanged() {
 		return nil, errStaleGraph
 	}
 	var rec graphRecord
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&rec); err != nil {
+	if err := gob.NewDecoder(bytes.NewReader(d.Rest())).Decode(&rec); err != nil {
 		return nil, errStaleGraph
 	}
 	if len(rec.MarkFiles) != len(rec.Marks) || len(rec.TestFiles) != len(rec.Tests) ||

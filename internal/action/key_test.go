@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/suite-run/suite/internal/label"
+	"github.com/suite-run/suite/internal/statefile"
 	"github.com/suite-run/suite/internal/workspace"
 	"github.com/suite-run/suite/rules"
 )
@@ -271,7 +272,7 @@ func TestKeyMemoFile(t *testing.T) {
 	for name, bad := range map[string][]byte{
 		"truncated":     data[:len(data)-7],
 		"flipped":       append(append([]byte(nil), data[:20]...), append([]byte{data[20] ^ 1}, data[21:]...)...),
-		"another build": rewriteBuild(t, data),
+		"another build": rewriteBuild(t, path),
 	} {
 		os.WriteFile(path, bad, 0o644)
 		if m := OpenKeyMemo(path); len(m.entries) != 0 {
@@ -281,15 +282,23 @@ func TestKeyMemoFile(t *testing.T) {
 }
 
 // rewriteBuild returns a valid memo file naming another build of suite.
-func rewriteBuild(t *testing.T, data []byte) []byte {
+func rewriteBuild(t *testing.T, path string) []byte {
 	t.Helper()
-	entries, err := decodeKeyMemo(data, workspace.ExecutableIdentity())
+	body, err := statefile.ReadSealed(path, keyMemoMagic)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b strings.Builder
-	if err := encodeKeyMemo(&b, "/elsewhere/suite", entries); err != nil {
+	entries, err := decodeKeyMemo(body, workspace.ExecutableIdentity())
+	if err != nil {
 		t.Fatal(err)
 	}
-	return []byte(b.String())
+	other := filepath.Join(t.TempDir(), "keys")
+	if err := statefile.WriteSealed(other, keyMemoMagic, encodeKeyMemo("/elsewhere/suite", entries)); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(other)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
 }

@@ -9,20 +9,16 @@ package action
 // action, and builds nothing.
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
-	"hash/crc32"
-	"io"
-	"os"
 	"sync"
 	"time"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 
-	"github.com/suite-run/suite/internal/atomicfile"
+	"github.com/suite-run/suite/internal/statefile"
 	"github.com/suite-run/suite/internal/workspace"
 )
 
@@ -64,8 +60,8 @@ type KeyMemo struct {
 // empty memo: it is only ever an optimization.
 func OpenKeyMemo(path string) *KeyMemo {
 	m := &KeyMemo{path: path, build: workspace.ExecutableIdentity(), now: time.Now, entries: map[fingerprint]*keyMemoEntry{}}
-	if data, err := os.ReadFile(path); err == nil {
-		if entries, err := decodeKeyMemo(data, m.build); err == nil {
+	if body, err := statefile.ReadSealed(path, keyMemoMagic); err == nil {
+		if entries, err := decodeKeyMemo(body, m.build); err == nil {
 			m.entries = entries
 		}
 	}
@@ -114,84 +110,56 @@ func (m *KeyMemo) Save() error {
 			delete(m.entries, fp)
 		}
 	}
-	err := atomicfile.Write(m.path, func(w io.Writer) error { return encodeKeyMemo(w, m.build, m.entries) })
+	err := statefile.WriteSealed(m.path, keyMemoMagic, encodeKeyMemo(m.build, m.entries))
 	if err == nil {
 		m.dirty = false
 	}
 	return err
 }
 
-// The memo file:
+// The memo file's body, sealed by statefile:
 //
-//	keyMemoMagic | uvarint len(build) | build | uvarint count | count × entry |
-//	CRC-32C of all before it
+//	string build | uvarint count | count × entry
 //	entry = 32-byte fingerprint | 32-byte key | varint size |
 //	        varint recorded | varint changed | varint used
-var keyMemoMagic = []byte("suitekm1")
+const keyMemoMagic = "suitekm1"
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+// errOtherBuild is a memo written by another build of suite.
+var errOtherBuild = errors.New("key memo of another build of suite")
 
-var errCorruptKeyMemo = errors.New("corrupt key memo")
-
-func encodeKeyMemo(w io.Writer, build string, entries map[fingerprint]*keyMemoEntry) error {
-	buf := append([]byte(nil), keyMemoMagic...)
-	buf = binary.AppendUvarint(buf, uint64(len(build)))
-	buf = append(buf, build...)
-	buf = binary.AppendUvarint(buf, uint64(len(entries)))
+func encodeKeyMemo(build string, entries map[fingerprint]*keyMemoEntry) []byte {
+	b := statefile.AppendString(make([]byte, 0, len(build)+80*len(entries)+16), build)
+	b = binary.AppendUvarint(b, uint64(len(entries)))
 	for fp, e := range entries {
-		buf = append(buf, fp[:]...)
-		buf = append(buf, e.key[:]...)
-		buf = binary.AppendVarint(buf, e.size)
-		buf = binary.AppendVarint(buf, e.recorded)
-		buf = binary.AppendVarint(buf, e.changed)
-		buf = binary.AppendVarint(buf, e.used)
+		b = append(b, fp[:]...)
+		b = append(b, e.key[:]...)
+		b = binary.AppendVarint(b, e.size)
+		b = binary.AppendVarint(b, e.recorded)
+		b = binary.AppendVarint(b, e.changed)
+		b = binary.AppendVarint(b, e.used)
 	}
-	buf = binary.BigEndian.AppendUint32(buf, crc32.Checksum(buf, castagnoli))
-	_, err := w.Write(buf)
-	return err
+	return b
 }
 
-func decodeKeyMemo(data []byte, build string) (map[fingerprint]*keyMemoEntry, error) {
-	if len(data) < len(keyMemoMagic)+4 || !bytes.HasPrefix(data, keyMemoMagic) {
-		return nil, errCorruptKeyMemo
+func decodeKeyMemo(body []byte, build string) (map[fingerprint]*keyMemoEntry, error) {
+	d := statefile.NewDecoder(body)
+	if wrote := d.String(); d.Err() != nil {
+		return nil, d.Err()
+	} else if build == "" || wrote != build {
+		return nil, errOtherBuild
 	}
-	body, sum := data[:len(data)-4], data[len(data)-4:]
-	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(sum) {
-		return nil, errCorruptKeyMemo
-	}
-	off := len(keyMemoMagic)
-	n, k := binary.Uvarint(body[off:])
-	if k <= 0 || n > uint64(len(body)-off-k) || build == "" || string(body[off+k:off+k+int(n)]) != build {
-		return nil, errCorruptKeyMemo // or another build's
-	}
-	off += k + int(n)
-	count, k := binary.Uvarint(body[off:])
-	// Each entry takes at least 68 bytes; a count beyond that is a lie.
-	if k <= 0 || count > uint64(len(body))/68 {
-		return nil, errCorruptKeyMemo
-	}
-	off += k
-	entries := make(map[fingerprint]*keyMemoEntry, count)
-	all := make([]keyMemoEntry, count)
+	all := make([]keyMemoEntry, d.Count(68)) // the smallest entry: two hashes and four one-byte varints
+	entries := make(map[fingerprint]*keyMemoEntry, len(all))
 	for i := range all {
 		e := &all[i]
-		if len(body)-off < 2*sha256.Size {
-			return nil, errCorruptKeyMemo
-		}
 		var fp fingerprint
-		off += copy(fp[:], body[off:])
-		off += copy(e.key[:], body[off:])
-		for _, v := range []*int64{&e.size, &e.recorded, &e.changed, &e.used} {
-			x, n := binary.Varint(body[off:])
-			if n <= 0 {
-				return nil, errCorruptKeyMemo
-			}
-			*v, off = x, off+n
-		}
+		d.Read(fp[:])
+		d.Read(e.key[:])
+		e.size, e.recorded, e.changed, e.used = d.Varint(), d.Varint(), d.Varint(), d.Varint()
 		entries[fp] = e
 	}
-	if off != len(body) {
-		return nil, errCorruptKeyMemo
+	if err := d.End(); err != nil {
+		return nil, err
 	}
 	return entries, nil
 }

@@ -16,8 +16,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/suite-run/suite/internal/action"
-	"github.com/suite-run/suite/internal/atomicfile"
 	"github.com/suite-run/suite/internal/cache"
+	"github.com/suite-run/suite/internal/statefile"
 )
 
 // Store is where results live: the local cache, or the local cache in
@@ -412,7 +412,7 @@ func (ix *KeyIndex) Save() error {
 		}
 		b.WriteByte('\n')
 	}
-	if err := atomicfile.WriteBytes(ix.path, []byte(b.String())); err != nil {
+	if err := statefile.WriteBytes(ix.path, []byte(b.String())); err != nil {
 		return err
 	}
 	// The JSON index of earlier versions, superseded by this file.

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/suite-run/suite/internal/atomicfile"
+	"github.com/suite-run/suite/internal/statefile"
 )
 
 // History is what earlier runs in this workspace recorded: each action's
@@ -112,7 +112,7 @@ func (h *History) Save() error {
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteBytes(h.path, b)
+	return statefile.WriteBytes(h.path, b)
 }
 
 // setLast records a run. A run forgets the failures only of the tests it

@@ -5,14 +5,11 @@ package workspace
 // nothing else in the package.
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"sync"
@@ -21,7 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/suite-run/suite/internal/atomicfile"
+	"github.com/suite-run/suite/internal/statefile"
 )
 
 // FileDigest is what the cache key needs of one input file.
@@ -135,8 +132,8 @@ func OpenDigestCache(path string) (*DigestCache, error) {
 
 func (c *DigestCache) loadMemo() {
 	c.load.Do(func() {
-		if data, err := os.ReadFile(c.path); err == nil {
-			if memo, err := decodeDigestMemo(data); err == nil {
+		if body, err := statefile.ReadSealed(c.path, digestMagic); err == nil {
+			if memo, err := decodeDigestMemo(body); err == nil {
 				c.mu.Lock()
 				c.memo = memo
 				c.mu.Unlock()
@@ -302,118 +299,56 @@ func (c *DigestCache) Save() error {
 	if !c.dirty {
 		return nil
 	}
-	err := atomicfile.Write(c.path, func(w io.Writer) error { return encodeDigestMemo(w, &c.memo) })
-	if err != nil {
+	if err := statefile.WriteSealed(c.path, digestMagic, encodeDigestMemo(&c.memo)); err != nil {
 		return fmt.Errorf("digest cache: %w", err)
 	}
 	c.dirty = false
 	return nil
 }
 
-// The memo file is binary, to load 100k entries in milliseconds:
+// The memo file is binary, to load 100k entries in milliseconds; its body,
+// sealed by statefile, is
 //
-//	digestMagic | uvarint count | count × entry | CRC-32C of all before it
-//	entry = uvarint len(path) | path | varint size | varint mtime |
-//	        varint ctime | uvarint ino | varint recorded | 32-byte hash
-//
-// CRC-32C rather than SHA-256: it guards against truncation and bit rot,
-// not attack, and costs a fraction of a millisecond on megabytes.
-var digestMagic = []byte("suitedg1")
+//	uvarint count | count × entry
+//	entry = string path | varint size | varint mtime | varint ctime |
+//	        uvarint ino | varint recorded | 32-byte hash
+const digestMagic = "suitedg1"
 
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
-
-func encodeDigestMemo(w io.Writer, memo *memoTable) error {
-	crc := crc32.New(castagnoli)
-	mw := io.MultiWriter(w, crc)
-	buf := make([]byte, 0, 256)
-	buf = append(buf, digestMagic...)
-	buf = binary.AppendUvarint(buf, uint64(len(memo.paths)))
+func encodeDigestMemo(memo *memoTable) []byte {
+	b := binary.AppendUvarint(make([]byte, 0, 96*len(memo.paths)+8), uint64(len(memo.paths)))
 	for i, path := range memo.paths {
 		m := &memo.memos[i]
-		buf = binary.AppendUvarint(buf, uint64(len(path)))
-		buf = append(buf, path...)
-		buf = binary.AppendVarint(buf, m.stat.size)
-		buf = binary.AppendVarint(buf, m.stat.mtime)
-		buf = binary.AppendVarint(buf, m.stat.ctime)
-		buf = binary.AppendUvarint(buf, m.stat.ino)
-		buf = binary.AppendVarint(buf, m.recorded)
-		buf = append(buf, m.hash[:]...)
-		if len(buf) >= 32<<10 {
-			if _, err := mw.Write(buf); err != nil {
-				return err
-			}
-			buf = buf[:0]
-		}
+		b = statefile.AppendString(b, path)
+		b = binary.AppendVarint(b, m.stat.size)
+		b = binary.AppendVarint(b, m.stat.mtime)
+		b = binary.AppendVarint(b, m.stat.ctime)
+		b = binary.AppendUvarint(b, m.stat.ino)
+		b = binary.AppendVarint(b, m.recorded)
+		b = append(b, m.hash[:]...)
 	}
-	if _, err := mw.Write(buf); err != nil {
-		return err
-	}
-	_, err := w.Write(binary.BigEndian.AppendUint32(nil, crc.Sum32()))
-	return err
+	return b
 }
 
-var errCorruptMemo = errors.New("corrupt digest memo")
-
-func decodeDigestMemo(data []byte) (memoTable, error) {
-	var none memoTable
-	if len(data) < len(digestMagic)+4 || !bytes.HasPrefix(data, digestMagic) {
-		return none, errCorruptMemo
-	}
-	body, sum := data[:len(data)-4], data[len(data)-4:]
-	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(sum) {
-		return none, errCorruptMemo
-	}
-	// One string for all paths: each key is a substring of it, so loading
-	// allocates once for the paths instead of once per entry.
-	text := string(body)
-	off := len(digestMagic)
-	failed := false
-	uvarint := func() uint64 {
-		v, n := binary.Uvarint(body[off:])
-		if n <= 0 {
-			failed = true
-			return 0
-		}
-		off += n
-		return v
-	}
-	varint := func() int64 {
-		v, n := binary.Varint(body[off:])
-		if n <= 0 {
-			failed = true
-			return 0
-		}
-		off += n
-		return v
-	}
-	count := uvarint()
-	// Each entry takes at least 38 bytes; a count beyond that is a lie.
-	if failed || count > uint64(len(body))/38 {
-		return none, errCorruptMemo
-	}
-	memo := newMemoTable(int(count))
+func decodeDigestMemo(body []byte) (memoTable, error) {
+	d := statefile.NewDecoder(body)
+	count := d.Count(38) // the smallest entry: six one-byte varints and a hash
+	memo := newMemoTable(count)
 	for range count {
-		n := uvarint()
-		if failed || n > uint64(len(body)-off) {
-			return none, errCorruptMemo
-		}
-		path := text[off : off+int(n)]
-		off += int(n)
+		path := d.String()
 		var m digestMemo
-		m.stat.size = varint()
-		m.stat.mtime = varint()
-		m.stat.ctime = varint()
-		m.stat.ino = uvarint()
-		m.recorded = varint()
-		if failed || len(body)-off < sha256.Size {
-			return none, errCorruptMemo
+		m.stat.size = d.Varint()
+		m.stat.mtime = d.Varint()
+		m.stat.ctime = d.Varint()
+		m.stat.ino = d.Uvarint()
+		m.recorded = d.Varint()
+		d.Read(m.hash[:])
+		if d.Err() != nil {
+			return memoTable{}, d.Err()
 		}
-		copy(m.hash[:], body[off:])
-		off += sha256.Size
 		memo.set(path, m)
 	}
-	if off != len(body) {
-		return none, errCorruptMemo
+	if err := d.End(); err != nil {
+		return memoTable{}, err
 	}
 	return memo, nil
 }

@@ -291,7 +291,7 @@ func BenchmarkDigestWarm(b *testing.B) {
 }
 
 // BenchmarkOpenDigestCache100k measures loading the memo of a 100,000-file
-// workspace, paid once per run.
+// workspace, paid by the first digest a run looks up.
 func BenchmarkOpenDigestCache100k(b *testing.B) {
 	dir := b.TempDir()
 	memoPath := filepath.Join(dir, "digests")

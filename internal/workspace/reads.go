@@ -11,7 +11,6 @@ package workspace
 
 import (
 	"encoding/binary"
-	"errors"
 	"maps"
 	"os"
 	"path/filepath"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/suite-run/suite/internal/statefile"
 )
 
 // Reads is the record of one evaluation's reads. A nil *Reads records
@@ -107,16 +108,12 @@ func (r *Reads) Unchanged() bool {
 func (r *Reads) Append(b []byte) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	str := func(s string) {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
 	b = binary.AppendVarint(b, r.start)
 	b = binary.AppendVarint(b, r.changed)
 	b = binary.AppendUvarint(b, uint64(len(r.stats)))
 	for _, abs := range slices.Sorted(maps.Keys(r.stats)) {
 		s := r.stats[abs]
-		str(abs)
+		b = statefile.AppendString(b, abs)
 		b = binary.AppendUvarint(b, uint64(s.mode))
 		b = binary.AppendVarint(b, s.key.size)
 		b = binary.AppendVarint(b, s.key.mtime)
@@ -125,75 +122,32 @@ func (r *Reads) Append(b []byte) []byte {
 	}
 	b = binary.AppendUvarint(b, uint64(len(r.links)))
 	for _, abs := range slices.Sorted(maps.Keys(r.links)) {
-		str(abs)
-		str(r.links[abs])
+		b = statefile.AppendString(b, abs)
+		b = statefile.AppendString(b, r.links[abs])
 	}
 	return b
 }
 
-var errCorruptReads = errors.New("corrupt record of reads")
-
-// DecodeReads decodes a record written by Append and returns the bytes
-// after it.
-func DecodeReads(b []byte) (*Reads, []byte, error) {
-	failed := false
-	uvarint := func() uint64 {
-		v, n := binary.Uvarint(b)
-		if n <= 0 {
-			failed = true
-			return 0
-		}
-		b = b[n:]
-		return v
-	}
-	varint := func() int64 {
-		v, n := binary.Varint(b)
-		if n <= 0 {
-			failed = true
-			return 0
-		}
-		b = b[n:]
-		return v
-	}
-	str := func() string {
-		n := uvarint()
-		if failed || n > uint64(len(b)) {
-			failed = true
-			return ""
-		}
-		s := string(b[:n])
-		b = b[n:]
-		return s
-	}
+// DecodeReads reads a record Append wrote.
+func DecodeReads(d *statefile.Decoder) (*Reads, error) {
 	r := &Reads{stats: map[string]pathStat{}, links: map[string]string{}}
-	r.start, r.changed = varint(), varint()
-	n := uvarint()
-	if failed || n > uint64(len(b)) {
-		return nil, nil, errCorruptReads
-	}
-	for range n {
-		abs := str()
+	r.start, r.changed = d.Varint(), d.Varint()
+	for n := d.Count(6); n > 0; n-- { // the smallest: an empty path and five one-byte varints
+		abs := d.String()
 		var s pathStat
-		s.mode = uint32(uvarint())
-		s.key.size, s.key.mtime, s.key.ctime = varint(), varint(), varint()
-		s.key.ino = uvarint()
-		if failed {
-			return nil, nil, errCorruptReads
-		}
+		s.mode = uint32(d.Uvarint())
+		s.key.size, s.key.mtime, s.key.ctime = d.Varint(), d.Varint(), d.Varint()
+		s.key.ino = d.Uvarint()
 		r.stats[abs] = s
 	}
-	n = uvarint()
-	if failed || n > uint64(len(b)) {
-		return nil, nil, errCorruptReads
+	for n := d.Count(2); n > 0; n-- {
+		abs := d.String()
+		r.links[abs] = d.String()
 	}
-	for range n {
-		abs, target := str(), str()
-		if failed {
-			return nil, nil, errCorruptReads
-		}
-		r.links[abs] = target
+	if d.Err() != nil {
+		return nil, d.Err()
 	}
-	return r, b, nil
+	return r, nil
 }
 
 // ExecutableIdentity names the running binary by its path and stat:
