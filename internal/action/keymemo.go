@@ -27,16 +27,14 @@ const keyMemoMaxAge = 14 * 24 * time.Hour
 
 type fingerprint [sha256.Size]byte
 
-// keyMemoEntry is one remembered key.
+// keyMemoEntry is one remembered key. Only keys of actions whose files had
+// not changed for the racy window when they were stat'ed are remembered
+// (workspace.Trustworthy, for the same reason as a digest memo), so every
+// entry can be trusted while the fingerprinted stats stay the same.
 type keyMemoEntry struct {
 	key  [sha256.Size]byte // the Action's digest
 	size int64             // the serialized Action's size
-	// recorded is when the fingerprinted stats were taken; changed is the
-	// latest change time among the files they cover. The entry is trusted
-	// only when the two are far enough apart (workspace.Trustworthy), for
-	// the same reason as a digest memo.
-	recorded, changed int64
-	used              int64 // Unix seconds when a run last used it
+	used int64             // Unix seconds when a run last used it
 }
 
 // KeyMemo is the key memo of one workspace, in one file. It is safe for
@@ -68,12 +66,12 @@ func OpenKeyMemo(path string) *KeyMemo {
 	return m
 }
 
-// get returns the key remembered for fp, if it is trusted.
+// get returns the key remembered for fp.
 func (m *KeyMemo) get(fp fingerprint) (*repb.Digest, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	e, ok := m.entries[fp]
-	if !ok || !workspace.Trustworthy(e.recorded, e.changed) {
+	if !ok {
 		return nil, false
 	}
 	e.used = m.now().Unix()
@@ -86,7 +84,7 @@ func (m *KeyMemo) put(fp fingerprint, key *repb.Digest, recorded, changed int64)
 	if !workspace.Trustworthy(recorded, changed) {
 		return
 	}
-	e := &keyMemoEntry{size: key.SizeBytes, recorded: recorded, changed: changed, used: m.now().Unix()}
+	e := &keyMemoEntry{size: key.SizeBytes, used: m.now().Unix()}
 	if n, err := hex.Decode(e.key[:], []byte(key.Hash)); err != nil || n != len(e.key) {
 		return
 	}
@@ -120,8 +118,7 @@ func (m *KeyMemo) Save() error {
 // The memo file's body, sealed by statefile:
 //
 //	string build | uvarint count | count × entry
-//	entry = 32-byte fingerprint | 32-byte key | varint size |
-//	        varint recorded | varint changed | varint used
+//	entry = 32-byte fingerprint | 32-byte key | varint size | varint used
 const keyMemoMagic = "suitekm1"
 
 // errOtherBuild is a memo written by another build of suite.
@@ -134,8 +131,6 @@ func encodeKeyMemo(build string, entries map[fingerprint]*keyMemoEntry) []byte {
 		b = append(b, fp[:]...)
 		b = append(b, e.key[:]...)
 		b = binary.AppendVarint(b, e.size)
-		b = binary.AppendVarint(b, e.recorded)
-		b = binary.AppendVarint(b, e.changed)
 		b = binary.AppendVarint(b, e.used)
 	}
 	return b
@@ -148,14 +143,14 @@ func decodeKeyMemo(body []byte, build string) (map[fingerprint]*keyMemoEntry, er
 	} else if build == "" || wrote != build {
 		return nil, errOtherBuild
 	}
-	all := make([]keyMemoEntry, d.Count(68)) // the smallest entry: two hashes and four one-byte varints
+	all := make([]keyMemoEntry, d.Count(66)) // the smallest entry: two hashes and two one-byte varints
 	entries := make(map[fingerprint]*keyMemoEntry, len(all))
 	for i := range all {
 		e := &all[i]
 		var fp fingerprint
 		d.Read(fp[:])
 		d.Read(e.key[:])
-		e.size, e.recorded, e.changed, e.used = d.Varint(), d.Varint(), d.Varint(), d.Varint()
+		e.size, e.used = d.Varint(), d.Varint()
 		entries[fp] = e
 	}
 	if err := d.End(); err != nil {

@@ -41,11 +41,11 @@ type FileDigest struct {
 const racyWindow = 2 * time.Second
 
 // digestMemo is what is known about one file: its stat when hashed, and
-// the hash.
+// the hash. Only a memo whose file had not changed for racyWindow when it
+// was hashed is kept (see Trustworthy); any other can never be trusted.
 type digestMemo struct {
-	stat     statKey
-	recorded int64 // unix ns, read before the stat that stat holds
-	hash     [sha256.Size]byte
+	stat statKey
+	hash [sha256.Size]byte
 }
 
 // statKey identifies a version of a file without reading it. The content
@@ -58,11 +58,6 @@ type statKey struct {
 	mtime int64 // ns
 	ctime int64 // ns
 	ino   uint64
-}
-
-// trusted reports whether m still describes the file now stat'ed as k.
-func (m *digestMemo) trusted(k statKey) bool {
-	return m.stat == k && Trustworthy(m.recorded, max(m.stat.mtime, m.stat.ctime))
 }
 
 // DigestCache memoizes file digests across runs in one file. It is safe for
@@ -206,7 +201,7 @@ func (c *DigestCache) DigestStat(absPath string, st FileStat) (FileDigest, error
 	c.mu.RLock()
 	m, ok := c.memo.get(absPath)
 	c.mu.RUnlock()
-	if ok && m.trusted(st.key) {
+	if ok && m.stat == st.key {
 		return FileDigest{Hash: hex.EncodeToString(m.hash[:]), Size: st.key.size, Executable: st.Executable}, nil
 	}
 	return c.hash(absPath)
@@ -214,8 +209,9 @@ func (c *DigestCache) DigestStat(absPath string, st FileStat) (FileDigest, error
 
 // hash reads the file and records its digest. The memo takes the stat of
 // the open file before reading, and only if the stat after reading is the
-// same: a file written while being read gets a digest for this run (the
-// test sees some version of it) but no memo.
+// same and the file was last changed racyWindow before: a file written
+// while being read, or just before, gets a digest for this run (the test
+// sees some version of it) but no memo.
 //
 // Raw system calls rather than os.File: a cold run hashes every input, and
 // os.Open spends five more calls per file offering it to the network
@@ -256,9 +252,9 @@ func (c *DigestCache) hash(absPath string) (FileDigest, error) {
 	if err := unix.Fstat(fd, &after); err != nil {
 		return FileDigest{}, &os.PathError{Op: "digest", Path: absPath, Err: err}
 	}
-	if k := keyOf(&before); k == keyOf(&after) {
+	if k := keyOf(&before); k == keyOf(&after) && Trustworthy(recorded, max(k.mtime, k.ctime)) {
 		c.mu.Lock()
-		c.memo.set(absPath, digestMemo{stat: k, recorded: recorded, hash: sum})
+		c.memo.set(absPath, digestMemo{stat: k, hash: sum})
 		c.dirty = true
 		c.mu.Unlock()
 	}
@@ -311,8 +307,8 @@ func (c *DigestCache) Save() error {
 //
 //	uvarint count | count × entry
 //	entry = string path | varint size | varint mtime | varint ctime |
-//	        uvarint ino | varint recorded | 32-byte hash
-const digestMagic = "suitedg1"
+//	        uvarint ino | 32-byte hash
+const digestMagic = "suitedg2"
 
 func encodeDigestMemo(memo *memoTable) []byte {
 	b := binary.AppendUvarint(make([]byte, 0, 96*len(memo.paths)+8), uint64(len(memo.paths)))
@@ -323,7 +319,6 @@ func encodeDigestMemo(memo *memoTable) []byte {
 		b = binary.AppendVarint(b, m.stat.mtime)
 		b = binary.AppendVarint(b, m.stat.ctime)
 		b = binary.AppendUvarint(b, m.stat.ino)
-		b = binary.AppendVarint(b, m.recorded)
 		b = append(b, m.hash[:]...)
 	}
 	return b
@@ -331,7 +326,7 @@ func encodeDigestMemo(memo *memoTable) []byte {
 
 func decodeDigestMemo(body []byte) (memoTable, error) {
 	d := statefile.NewDecoder(body)
-	count := d.Count(38) // the smallest entry: six one-byte varints and a hash
+	count := d.Count(37) // the smallest entry: five one-byte varints and a hash
 	memo := newMemoTable(count)
 	for range count {
 		path := d.String()
@@ -340,7 +335,6 @@ func decodeDigestMemo(body []byte) (memoTable, error) {
 		m.stat.mtime = d.Varint()
 		m.stat.ctime = d.Varint()
 		m.stat.ino = d.Uvarint()
-		m.recorded = d.Varint()
 		d.Read(m.hash[:])
 		if d.Err() != nil {
 			return memoTable{}, d.Err()

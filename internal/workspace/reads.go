@@ -105,11 +105,11 @@ func (r *Reads) Unchanged() bool {
 }
 
 // Append appends the record's encoding to b; DecodeReads reads it back.
+// Keep only a Trustworthy record: its times are not encoded, because a
+// record that was trustworthy stays so while Unchanged.
 func (r *Reads) Append(b []byte) []byte {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	b = binary.AppendVarint(b, r.start)
-	b = binary.AppendVarint(b, r.changed)
 	b = binary.AppendUvarint(b, uint64(len(r.stats)))
 	for _, abs := range slices.Sorted(maps.Keys(r.stats)) {
 		s := r.stats[abs]
@@ -128,10 +128,9 @@ func (r *Reads) Append(b []byte) []byte {
 	return b
 }
 
-// DecodeReads reads a record Append wrote.
+// DecodeReads reads a record Append wrote, to ask whether it is Unchanged.
 func DecodeReads(d *statefile.Decoder) (*Reads, error) {
 	r := &Reads{stats: map[string]pathStat{}, links: map[string]string{}}
-	r.start, r.changed = d.Varint(), d.Varint()
 	for n := d.Count(6); n > 0; n-- { // the smallest: an empty path and five one-byte varints
 		abs := d.String()
 		var s pathStat
