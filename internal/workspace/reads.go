@@ -152,8 +152,9 @@ func DecodeReads(d *statefile.Decoder) (*Reads, error) {
 // ExecutableIdentity names the running binary by its path and stat:
 // rebuilding or reinstalling suite changes it. Records that only this
 // build of suite may trust (a graph, memoized keys) carry it; "" (which no
-// record matches) when it cannot be known.
-func ExecutableIdentity() string {
+// record matches) when it cannot be known. It is worked out once per
+// process.
+var ExecutableIdentity = sync.OnceValue(func() string {
 	exe, err := os.Executable()
 	if err != nil {
 		return ""
@@ -163,4 +164,4 @@ func ExecutableIdentity() string {
 		return ""
 	}
 	return exe + "\x00" + string(st.Append(nil))
-}
+})
