@@ -280,14 +280,20 @@ func (g *grpcRemote) FindMissingBlobs(ctx context.Context, ds []*repb.Digest) ([
 	return missing, nil
 }
 
-func (g *grpcRemote) UploadBlob(ctx context.Context, d *repb.Digest, r io.Reader) error {
+// transfers reports whether blob d must travel (the empty blob never
+// does), once the connection is ready for it.
+func (g *grpcRemote) transfers(ctx context.Context, d *repb.Digest) (bool, error) {
 	if err := checkDigest(d); err != nil {
-		return err
+		return false, err
 	}
 	if d.SizeBytes == 0 {
-		return nil
+		return false, nil
 	}
-	if err := g.ready(ctx); err != nil {
+	return true, g.ready(ctx)
+}
+
+func (g *grpcRemote) UploadBlob(ctx context.Context, d *repb.Digest, r io.Reader) error {
+	if ok, err := g.transfers(ctx, d); !ok || err != nil {
 		return err
 	}
 	if g.maxBlob > 0 && d.SizeBytes > g.maxBlob {
@@ -377,13 +383,7 @@ func (g *grpcRemote) streamUpload(ctx context.Context, d *repb.Digest, r io.Read
 }
 
 func (g *grpcRemote) DownloadBlob(ctx context.Context, d *repb.Digest, w io.Writer) error {
-	if err := checkDigest(d); err != nil {
-		return err
-	}
-	if d.SizeBytes == 0 {
-		return nil
-	}
-	if err := g.ready(ctx); err != nil {
+	if ok, err := g.transfers(ctx, d); !ok || err != nil {
 		return err
 	}
 	ctx, cancel := requestContext(ctx, g.timeout)
