@@ -192,7 +192,10 @@ func load(root string, reads *workspace.Reads) (*Graph, error) {
 }
 
 func (ev *evaluator) evalWorkspace(g *Graph) ErrorList {
-	file := workspace.WorkspaceFile
+	file := workspace.RootFile(ev.root)
+	if file == "" {
+		file = workspace.WorkspaceFile
+	}
 	src, err := ev.readFile(file)
 	if err != nil {
 		return ErrorList{{Msg: err.Error()}}
@@ -201,7 +204,12 @@ func (ev *evaluator) evalWorkspace(g *Graph) ErrorList {
 	thread := ev.newThread(file)
 	thread.SetLocal(localWorkspace, ws)
 	if _, err := starlark.ExecFileOptions(fileOptions, thread, file, src, builtins); err != nil {
-		return ErrorList{positioned(err, file)}
+		e := positioned(err, file)
+		if file == workspace.WorkspaceFile && workspace.IsBazelRoot(ev.root) {
+			e.Msg += " (this WORKSPACE is Bazel's: put suite's options in " + workspace.SuiteWorkspaceFile +
+				" beside it, which suite reads first and Bazel ignores; `suite init` writes one)"
+		}
+		return ErrorList{e}
 	}
 	return ws.errs
 }

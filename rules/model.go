@@ -33,7 +33,7 @@ type Config struct {
 // DefaultConfig is the configuration of an empty WORKSPACE.
 func DefaultConfig() Config {
 	return Config{
-		Name:           "workspace",
+		Name:           "_main", // Bazel's name for the main repository under Bzlmod
 		DefaultTimeout: 300 * time.Second,
 		Jobs:           JobsAuto,
 		EnvPassthrough: []string{"PATH"},

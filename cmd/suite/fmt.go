@@ -135,7 +135,7 @@ func (g *globalFlags) suiteFiles(args []string) ([]string, error) {
 	if len(args) > 0 {
 		for _, a := range args {
 			if !lint.IsSuiteFile(a) {
-				return nil, invalid("%s: not a suite file (want WORKSPACE, SUITES.star or a .star file)", a)
+				return nil, invalid("%s: not a suite file (want WORKSPACE, WORKSPACE.suite, SUITES.star or a .star file)", a)
 			}
 		}
 		return args, nil
@@ -149,6 +149,9 @@ func (g *globalFlags) suiteFiles(args []string) ([]string, error) {
 		return nil, invalid("%v", err)
 	}
 	ig := workspace.NewIgnorer(workspace.DefaultIgnore)
+	// Only the root's own options file is suite's: another WORKSPACE (Bazel's
+	// beside WORKSPACE.suite, or one in a nested repository) is left alone.
+	rootFile := filepath.Join(root, workspace.RootFile(root))
 	var files []string
 	err = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -157,6 +160,10 @@ func (g *globalFlags) suiteFiles(args []string) ([]string, error) {
 		rel, _ := filepath.Rel(root, p)
 		if d.IsDir() && p != root && ig.Ignored(filepath.ToSlash(rel)) {
 			return filepath.SkipDir
+		}
+		base := d.Name()
+		if (base == workspace.WorkspaceFile || base == workspace.SuiteWorkspaceFile) && p != rootFile {
+			return nil
 		}
 		if d.Type().IsRegular() && lint.IsSuiteFile(p) {
 			files = append(files, p)

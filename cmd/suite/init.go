@@ -34,7 +34,15 @@ each *_test.sh. WORKSPACE registers the marks found in pytest files and
 configuration plus unit, integration, api, e2e, smoke, regression and slow;
 the top SUITES.star declares the suites smoke, regression (not e2e) and
 nightly (everything). Existing files are kept unless --force is given.
-Everything written is printed.`,
+Everything written is printed.
+
+In a Bazel repository (MODULE.bazel, REPO.bazel, WORKSPACE.bazel, or a
+WORKSPACE that is Bazel's) the options go to WORKSPACE.suite, which suite
+reads first and Bazel ignores; Bazel's files are never touched. The workspace
+is named as the repository names itself (module(name or repo_name) in
+MODULE.bazel, workspace(name) in WORKSPACE), else as Gazelle names its Go
+module (github.com/foo/bar -> com_github_foo_bar), else after its folder:
+that name is TEST_WORKSPACE, which code written for Bazel expects.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			dir := g.dir
@@ -303,9 +311,14 @@ func initRepo(w io.Writer, dir string, force bool) error {
 		return nil
 	}
 
-	ws, wsNotes := workspaceFile(filepath.Base(top), s)
+	wsFile := initWorkspaceFile(top)
+	if wsFile == workspace.SuiteWorkspaceFile && workspace.IsBazelRoot(top) {
+		notes = append(notes, "this is a Bazel repository: suite's options are in "+wsFile+
+			", which suite reads first and Bazel ignores; Bazel's files are left as they are")
+	}
+	ws, wsNotes := workspaceFile(workspaceName(top, s), s)
 	notes = append(notes, wsNotes...)
-	if err := write(workspace.WorkspaceFile, ws); err != nil {
+	if err := write(wsFile, ws); err != nil {
 		return err
 	}
 	var dirs []string
@@ -397,7 +410,7 @@ func workspaceFile(name string, s *repoScan) (string, []string) {
 			ignore = append(ignore, d)
 		}
 	}
-	fmt.Fprintf(&b, "workspace(\n    name = %s,\n", strconv.Quote(markSafe(name)))
+	fmt.Fprintf(&b, "workspace(\n    name = %s,\n", strconv.Quote(name))
 	if len(pass) > 1 {
 		b.WriteString("    # GOFLAGS changes what go test builds; version-manager variables let\n")
 		b.WriteString("    # interpreter shims (pyenv, asdf) pick the interpreter your shell would\n")
@@ -430,11 +443,77 @@ func workspaceFile(name string, s *repoScan) (string, []string) {
 	return b.String(), notes
 }
 
-func markSafe(name string) string {
-	if name == "" || name == "/" || name == "." {
-		return "workspace"
+// initWorkspaceFile says which file holds suite's options at top: the one
+// suite already reads there, if it is suite's; else WORKSPACE.suite in a
+// Bazel repository, whose WORKSPACE is Bazel's; else WORKSPACE.
+func initWorkspaceFile(top string) string {
+	switch workspace.RootFile(top) {
+	case workspace.SuiteWorkspaceFile:
+		return workspace.SuiteWorkspaceFile
+	case workspace.WorkspaceFile:
+		src, err := os.ReadFile(filepath.Join(top, workspace.WorkspaceFile))
+		if err == nil && workspace.IsSuiteWorkspace(src) {
+			return workspace.WorkspaceFile
+		}
+	}
+	if workspace.IsBazelRoot(top) {
+		return workspace.SuiteWorkspaceFile
+	}
+	return workspace.WorkspaceFile
+}
+
+// workspaceName is the name code written for Bazel expects in
+// TEST_WORKSPACE: the name the repository already gives itself in Bazel's
+// files; else the repository name Gazelle gives its Go module (for several
+// modules, the path they share, read off where each lies: a/b/c at "c"
+// means a/b); else the folder's name.
+func workspaceName(top string, s *repoScan) string {
+	if n := workspace.BazelRepoName(top); n != "" {
+		return n
+	}
+	repoPath := ""
+	for _, dir := range s.goModules {
+		src, err := os.ReadFile(filepath.Join(top, filepath.FromSlash(dir), "go.mod"))
+		if err != nil {
+			continue
+		}
+		mod := goModulePath(src)
+		p, ok := strings.CutSuffix(mod, "/"+dir)
+		if dir == "" {
+			p, ok = mod, mod != ""
+		}
+		if !ok || repoPath != "" && p != repoPath {
+			repoPath = ""
+			break
+		}
+		repoPath = p
+	}
+	if repoPath != "" {
+		return workspace.GoRepoName(repoPath)
+	}
+	name := strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '-' || r == '.' {
+			return r
+		}
+		return '_'
+	}, filepath.Base(top))
+	if strings.Trim(name, "._") == "" {
+		return "_main"
 	}
 	return name
+}
+
+// goModulePath returns the path of go.mod's module directive.
+func goModulePath(gomod []byte) string {
+	for _, line := range strings.Split(string(gomod), "\n") {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module")
+		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '\t') {
+			continue
+		}
+		rest, _, _ = strings.Cut(rest, "//")
+		return strings.Trim(strings.TrimSpace(rest), `"`+"`")
+	}
+	return ""
 }
 
 func starList(xs []string) string {

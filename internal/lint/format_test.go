@@ -223,6 +223,7 @@ func TestParseErrorPosition(t *testing.T) {
 func TestIsSuiteFile(t *testing.T) {
 	for path, want := range map[string]bool{
 		"WORKSPACE":               true,
+		"WORKSPACE.suite":         true,
 		"a/b/SUITES.star":         true,
 		"tools/rules/defs.star":   true,
 		"x.star":                  true,

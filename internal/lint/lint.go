@@ -40,7 +40,7 @@ var (
 func dialectOf(path string) (dialect, bool) {
 	base := filepath.Base(filepath.ToSlash(path))
 	switch {
-	case base == "WORKSPACE":
+	case base == "WORKSPACE" || base == "WORKSPACE.suite":
 		return workspaceDialect, true
 	case base == "SUITES.star":
 		return suitesDialect, true
@@ -62,7 +62,7 @@ func IsSuiteFile(path string) bool {
 func parse(path string, src []byte) (*build.File, error) {
 	d, ok := dialectOf(path)
 	if !ok {
-		return nil, fmt.Errorf("%s: not a suite file (want WORKSPACE, SUITES.star or a .star file)", path)
+		return nil, fmt.Errorf("%s: not a suite file (want WORKSPACE, WORKSPACE.suite, SUITES.star or a .star file)", path)
 	}
 	return d.parse(path, src)
 }

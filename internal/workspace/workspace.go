@@ -15,8 +15,13 @@ import (
 
 // File names with a meaning to suite.
 const (
+	// WorkspaceFile marks the root of a workspace and holds its options.
 	WorkspaceFile = "WORKSPACE"
-	PackageFile   = "SUITES.star"
+	// SuiteWorkspaceFile is WorkspaceFile under the name a Bazel
+	// repository leaves to suite (Bazel reads WORKSPACE as its own); where
+	// both exist, suite reads this one (see bazel.go).
+	SuiteWorkspaceFile = "WORKSPACE.suite"
+	PackageFile        = "SUITES.star"
 	// OutputDir holds logs and per-run state inside the workspace; it is
 	// never scanned for packages or matched by globs.
 	OutputDir = ".suite"
@@ -26,10 +31,10 @@ const (
 var DefaultIgnore = []string{".git", "node_modules"}
 
 // ErrNoWorkspace is returned when no WORKSPACE file is found above a directory.
-var ErrNoWorkspace = errors.New("no WORKSPACE file found in this directory or any parent (run `suite init` to create one)")
+var ErrNoWorkspace = errors.New("no WORKSPACE.suite or WORKSPACE file found in this directory or any parent (run `suite init` to create one)")
 
-// FindRoot returns the nearest directory at or above dir holding a WORKSPACE
-// file, as an absolute, symlink-free path.
+// FindRoot returns the nearest directory at or above dir holding a
+// WORKSPACE.suite or WORKSPACE file, as an absolute, symlink-free path.
 func FindRoot(dir string) (string, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
@@ -39,7 +44,7 @@ func FindRoot(dir string) (string, error) {
 		return "", err
 	}
 	for d := abs; ; {
-		if fi, err := os.Stat(filepath.Join(d, WorkspaceFile)); err == nil && fi.Mode().IsRegular() {
+		if RootFile(d) != "" {
 			return d, nil
 		}
 		parent := filepath.Dir(d)
@@ -48,6 +53,18 @@ func FindRoot(dir string) (string, error) {
 		}
 		d = parent
 	}
+}
+
+// RootFile returns the name of the file holding the options of the
+// workspace rooted at root: SuiteWorkspaceFile when it exists, else
+// WorkspaceFile, else "" (root is no workspace root).
+func RootFile(root string) string {
+	for _, name := range []string{SuiteWorkspaceFile, WorkspaceFile} {
+		if fi, err := os.Stat(filepath.Join(root, name)); err == nil && fi.Mode().IsRegular() {
+			return name
+		}
+	}
+	return ""
 }
 
 // RelPackage returns dir as a slash-separated path relative to root, the
