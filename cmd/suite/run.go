@@ -83,7 +83,7 @@ the current package and everything below it run. Logs are kept under
 	fl.StringVar(&f.sandboxBase, "sandbox-base", "", "where execution roots and TEST_TMPDIRs are made (default: /dev/shm when it is a writable tmpfs, else $TMPDIR)")
 	fl.StringVar(&f.shard, "shard", "", "run shard `I/N` of the selection: N CI machines each get a disjoint, duration-balanced slice")
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every test, even those with a cached pass (passes are still stored)")
-	fl.BoolVar(&f.dryRun, "dry-run", false, "print the actions that would run, in order, and run nothing")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan: every action in order, marked run or cached, and the predicted time; run nothing")
 	fl.StringVar(&f.output, "output", report.OutputErrors, "errors | all | summary")
 	fl.StringVar(&f.junit, "junit", "", "write one JUnit XML report of the run to `FILE`")
 	fl.StringVar(&f.jsonOut, "json", "", "write JSON Lines events to `FILE`")
@@ -208,48 +208,6 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		sched.FailedFirst(actions, history.LastFailed())
 	}
 
-	stdout := cmd.OutOrStdout()
-	if f.dryRun {
-		for _, a := range actions {
-			d, known := sched.Estimate(a, history)
-			est := "estimated"
-			if known {
-				est = "recorded"
-			}
-			fmt.Fprintf(stdout, "%s\ttimeout %s\t%s %s\n", a.ID(), a.Timeout, est, d.Round(time.Millisecond))
-		}
-		return nil
-	}
-
-	if err := os.MkdirAll(outBase, 0o755); err != nil {
-		return &exitError{exitInternal, err}
-	}
-	scratch, err := os.MkdirTemp(sandboxBase(f.sandboxBase), "suite-run-")
-	if err != nil {
-		return &exitError{exitInternal, err}
-	}
-	defer os.RemoveAll(scratch)
-
-	var handlers []report.Handler
-	var closers []report.Closer
-	handlers = append(handlers, report.NewTerminal(stdout, isTerminal(stdout), f.output, s.cwd, nil))
-	if f.jsonOut != "" {
-		j, err := report.NewJSONLines(f.jsonOut)
-		if err != nil {
-			return invalid("--json: %v", err)
-		}
-		closers = append(closers, j)
-	}
-	if f.junit != "" {
-		closers = append(closers, report.NewJUnit(f.junit))
-	}
-	if f.profile != "" {
-		closers = append(closers, report.NewProfile(f.profile))
-	}
-	for _, c := range closers {
-		handlers = append(handlers, c)
-	}
-
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The first signal stays in this buffered channel, to tell the exit
@@ -286,6 +244,46 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		defer tiered.Close()
 		rc = &sched.ResultCache{Keyer: res.keyer, Store: tiered, Index: res.index, History: history,
 			NoLookup: f.noCache, Ctx: ctx}
+	}
+
+	stdout := cmd.OutOrStdout()
+	if f.dryRun {
+		plan := sched.MakePlan(actions, jobs, rc, history)
+		if f.jsonOut != "" {
+			if err := report.WritePlanJSON(f.jsonOut, plan, budget); err != nil {
+				return invalid("--json: %v", err)
+			}
+		}
+		return report.WritePlan(stdout, plan, budget)
+	}
+
+	if err := os.MkdirAll(outBase, 0o755); err != nil {
+		return &exitError{exitInternal, err}
+	}
+	scratch, err := os.MkdirTemp(sandboxBase(f.sandboxBase), "suite-run-")
+	if err != nil {
+		return &exitError{exitInternal, err}
+	}
+	defer os.RemoveAll(scratch)
+
+	var handlers []report.Handler
+	var closers []report.Closer
+	handlers = append(handlers, report.NewTerminal(stdout, isTerminal(stdout), f.output, s.cwd, nil))
+	if f.jsonOut != "" {
+		j, err := report.NewJSONLines(f.jsonOut)
+		if err != nil {
+			return invalid("--json: %v", err)
+		}
+		closers = append(closers, j)
+	}
+	if f.junit != "" {
+		closers = append(closers, report.NewJUnit(f.junit))
+	}
+	if f.profile != "" {
+		closers = append(closers, report.NewProfile(f.profile))
+	}
+	for _, c := range closers {
+		handlers = append(handlers, c)
 	}
 
 	var ex sched.Executor = &sched.SandboxExecutor{
