@@ -126,6 +126,7 @@ parallel, and skips every test whose inputs have not changed since it last passe
 	root.AddCommand(
 		newRunCmd(g),
 		newListCmd(g),
+		newDurationsCmd(g),
 		newSuitesCmd(g),
 		newMarksCmd(g),
 		newFmtCmd(g),

@@ -58,6 +58,9 @@ type RunStart struct {
 	// Known says every action's duration was recorded before; otherwise
 	// Expected rests partly on guesses from timeouts.
 	Known bool
+	// Share is this CI machine's part of the selection under --shard;
+	// nil when the run is not sharded.
+	Share *Share
 	Time  time.Time
 }
 
@@ -107,7 +110,12 @@ type RunEnd struct {
 	Budget      time.Duration
 	OverBudget  bool
 	Interrupted bool
-	Time        time.Time
+	// Aborted is the infrastructure error that stopped the run (a remote
+	// executor refusing actions): no test result, and the reason the run
+	// could not say whether the tests pass. Nil otherwise.
+	Aborted error
+	Share   *Share // as in RunStart
+	Time    time.Time
 }
 
 func (RunStart) event()    {}

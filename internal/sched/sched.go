@@ -35,6 +35,8 @@ type Options struct {
 	// Cache, when set, is asked before each action runs; hits never take
 	// a worker slot. Clean first-attempt passes are stored in it.
 	Cache *ResultCache
+	// Share is this machine's part under --shard, only reported.
+	Share *Share
 	Now   func() time.Time // the clock; time.Now when nil
 }
 
@@ -82,7 +84,7 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 	}
 	start := now()
 	emit(RunStart{Suite: o.Suite, Seed: o.Seed, Jobs: jobs, Order: o.Order, Selected: o.Selected,
-		Actions: len(actions), Expected: Predict(estimates, jobs), Known: allKnown, Time: start})
+		Actions: len(actions), Expected: Predict(estimates, jobs), Known: allKnown, Share: o.Share, Time: start})
 
 	d := &dispatcher{ctx: ctx, ex: ex, seed: o.Seed, now: now, emit: emit, history: h, cache: o.Cache,
 		failFast: o.FailFast, msgs: make(chan msg), results: map[*action.Action]ActionEnd{}, warned: map[string]bool{}}
@@ -93,7 +95,7 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 	d.phase(parallel, jobs, func(a *action.Action) int { return min(max(a.CPUs, 1), jobs) })
 	d.phase(exclusive, jobs, func(*action.Action) int { return jobs })
 
-	end := RunEnd{Budget: o.Budget, Time: now(), Interrupted: ctx.Err() != nil}
+	end := RunEnd{Budget: o.Budget, Time: now(), Interrupted: ctx.Err() != nil, Share: o.Share}
 	end.Wall = end.Time.Sub(start)
 	end.OverBudget = o.Budget > 0 && end.Wall > o.Budget
 	end.Tests, end.Counts, end.NotRun = aggregate(actions, d.results)
