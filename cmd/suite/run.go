@@ -276,9 +276,15 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
+	// The remote cache: --remote-cache, else the workspace's, else the
+	// executor's own, as in Bazel, so that --remote-executor alone finds
+	// the results it executed before.
 	remoteURL := s.graph.Config.RemoteCache
 	if f.remoteCache != "" {
 		remoteURL = f.remoteCache
+	}
+	if remoteURL == "" {
+		remoteURL = f.remoteExecutor
 	}
 	var remote cache.Remote
 	if remoteURL != "" {
@@ -301,6 +307,7 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		}
 	} else {
 		tiered := cache.NewTiered(res.store, remote, upload)
+		tiered.SetExecutorCache(remote != nil && remoteURL == f.remoteExecutor)
 		defer tiered.Close()
 		rc = &sched.ResultCache{Keyer: res.keyer, Store: tiered, Index: res.index, History: history,
 			NoLookup: f.noCache, Ctx: ctx}
@@ -344,6 +351,9 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		}
 	}
 	switch {
+	case end.Aborted != nil:
+		// Checked before the interrupt: the abort cancelled what ran.
+		return &exitError{exitInternal, end.Aborted}
 	case end.Interrupted:
 		code := exitInterrupted
 		if len(sigs) > 0 && <-sigs == syscall.SIGTERM {

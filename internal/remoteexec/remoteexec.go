@@ -226,20 +226,22 @@ func (e *Executor) Execute(ctx context.Context, a *action.Action, attempt, slot 
 	}
 	o, err := e.execute(ctx, a, files, slot, seed)
 	if err != nil {
-		// The test did not run, or its result could not be brought back:
-		// a failure the user must see, never a pass.
-		status := sched.Failed
 		if ctx.Err() != nil {
-			status = sched.Interrupted
 			err = fmt.Errorf("interrupted while the remote executor ran the test (%v)", err)
+			_ = os.WriteFile(files.log, []byte("suite: remote execution: "+err.Error()+"\n"), 0o644)
+			return sched.Outcome{Status: sched.Interrupted, ExitCode: -1, Duration: time.Since(start), LogPath: files.log, Warnings: o.Warnings}
 		}
-		_ = os.WriteFile(files.log, []byte("suite: remote execution: "+err.Error()+"\n"), 0o644)
-		var unusable *serverError
-		if errors.As(err, &unusable) {
-			// The same for every action: said once per run, not per test.
-			o.Warnings = append(o.Warnings, err.Error())
+		// The test did not run, or its result could not be brought back:
+		// not a result of the test, neither pass nor failure. The run
+		// stops and says what to change.
+		var platform *repb.Platform
+		if key, kerr := e.o.Keys.Key(a); kerr == nil {
+			platform = key.Command.GetPlatform()
 		}
-		return sched.Outcome{Status: status, ExitCode: -1, Duration: time.Since(start), LogPath: files.log, Warnings: o.Warnings}
+		err = infraError(err, platform)
+		_ = os.WriteFile(files.log, []byte("suite: "+err.Error()+"\n"), 0o644)
+		return sched.Outcome{Status: sched.Interrupted, ExitCode: -1, Duration: time.Since(start), LogPath: files.log,
+			Warnings: o.Warnings, Infra: err}
 	}
 	return o
 }

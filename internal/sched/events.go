@@ -31,6 +31,7 @@ func (s Status) OK() bool { return s <= Flaky }
 type Outcome struct {
 	Status   Status
 	Cached   bool
+	Remote   bool // run (or answered from its cache) by a remote executor
 	ExitCode int
 	Signal   string
 	Duration time.Duration
@@ -40,6 +41,12 @@ type Outcome struct {
 	OutputsDir string
 	Cases      []cases.Case
 	Warnings   []string
+	// Infra, when set, says the action could not be run at all for a
+	// reason outside the test: a remote executor refused it (no worker
+	// for the platform, no permission, a quota) or was lost. It is not a
+	// test result: the scheduler starts nothing more, stops what runs,
+	// and ends the run with RunEnd.Aborted.
+	Infra error
 }
 
 // Event is something the scheduler reports. Consumers (terminal, JSON,

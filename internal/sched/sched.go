@@ -86,7 +86,11 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 	emit(RunStart{Suite: o.Suite, Seed: o.Seed, Jobs: jobs, Order: o.Order, Selected: o.Selected,
 		Actions: len(actions), Expected: Predict(estimates, jobs), Known: allKnown, Share: o.Share, Time: start})
 
-	d := &dispatcher{ctx: ctx, ex: ex, seed: o.Seed, now: now, emit: emit, history: h, cache: o.Cache,
+	// The dispatcher's context is cancelled also when an infrastructure
+	// error aborts the run; ctx alone says whether the user interrupted.
+	runCtx, abort := context.WithCancel(ctx)
+	defer abort()
+	d := &dispatcher{ctx: runCtx, abort: abort, ex: ex, seed: o.Seed, now: now, emit: emit, history: h, cache: o.Cache,
 		failFast: o.FailFast, msgs: make(chan msg), results: map[*action.Action]ActionEnd{}, warned: map[string]bool{}}
 	if o.Cache != nil {
 		parallel = d.skipHits(parallel)
@@ -95,7 +99,7 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 	d.phase(parallel, jobs, func(a *action.Action) int { return min(max(a.CPUs, 1), jobs) })
 	d.phase(exclusive, jobs, func(*action.Action) int { return jobs })
 
-	end := RunEnd{Budget: o.Budget, Time: now(), Interrupted: ctx.Err() != nil, Share: o.Share}
+	end := RunEnd{Budget: o.Budget, Time: now(), Interrupted: ctx.Err() != nil, Share: o.Share, Aborted: d.aborted}
 	end.Wall = end.Time.Sub(start)
 	end.OverBudget = o.Budget > 0 && end.Wall > o.Budget
 	end.Tests, end.Counts, end.NotRun = aggregate(actions, d.results)
@@ -106,6 +110,8 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 
 type dispatcher struct {
 	ctx      context.Context
+	abort    context.CancelFunc
+	aborted  error // the first infrastructure error; nil while the run goes on
 	ex       Executor
 	seed     int64
 	now      func() time.Time
@@ -171,12 +177,21 @@ func (d *dispatcher) phase(queue []*action.Action, jobs int, need func(*action.A
 					free[s] = true
 				}
 				nfree += len(m.slots)
-				ev := ActionEnd{Action: m.a, Slot: m.slots[0], Attempts: m.attempt, Outcome: m.outcome, Start: m.start, End: m.time}
-				d.results[m.a] = ev
-				d.history.record(m.a.ID(), m.outcome, m.time)
 				for _, w := range m.outcome.Warnings {
 					d.warn(w)
 				}
+				if m.outcome.Infra != nil || d.aborted != nil && m.outcome.Status == Interrupted {
+					// Not a test result: the test was not run, or was
+					// stopped because the run is being aborted.
+					if d.aborted == nil {
+						d.aborted = m.outcome.Infra
+						d.abort()
+					}
+					continue
+				}
+				ev := ActionEnd{Action: m.a, Slot: m.slots[0], Attempts: m.attempt, Outcome: m.outcome, Start: m.start, End: m.time}
+				d.results[m.a] = ev
+				d.history.record(m.a.ID(), m.outcome, m.time)
 				d.emit(ev)
 				if d.failFast && !m.outcome.Status.OK() {
 					d.stopping = true
@@ -250,6 +265,9 @@ func (d *dispatcher) runAction(a *action.Action, slots []int) {
 		attempt++
 		d.msgs <- msg{kind: msgStart, a: a, slots: slots, attempt: attempt, time: d.now()}
 		o = d.ex.Execute(d.ctx, a, attempt, slots[0], d.seed)
+		if o.Infra != nil {
+			break
+		}
 		if attempt == 1 && d.cache != nil {
 			d.cache.Save(a, o, d.now().Add(-o.Duration))
 			o.Warnings = append(o.Warnings, d.cache.TakeWarnings()...)
