@@ -125,8 +125,9 @@ func (e *Executor) String() string { return e.describe }
 // server, asked once when the first action that missed the cache needs it
 // (so a run of cache hits never contacts it), cannot run them: then every
 // action runs on local instead, with the reason as a warning, as Bazel's
-// --remote_local_fallback does. A server lost mid-run fails the tests it
-// was running, with the reason in their logs.
+// --remote_local_fallback does. A server lost mid-run, or one that
+// refuses an action, is an infrastructure error (Outcome.Infra) that stops
+// the run: see README.md.
 func (e *Executor) WithLocalFallback(local sched.Executor) sched.Executor {
 	return &fallback{remote: e, local: local}
 }
