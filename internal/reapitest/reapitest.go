@@ -70,8 +70,8 @@ type Options struct {
 	// unset, as current Buildbarn answers; older Buildbarn said UNAVAILABLE.
 	RefuseCode codes.Code
 	// RefuseAll refuses every Execute with RefuseCode and this message, as
-	// an engine does to a client without permission (PERMISSION_DENIED) or
-	// over its quota (RESOURCE_EXHAUSTED).
+	// an engine does to a client without permission (PERMISSION_DENIED,
+	// then GetCapabilities too) or over its quota (RESOURCE_EXHAUSTED).
 	RefuseAll string
 	// WorkDir holds a folder per running action. Start uses t.TempDir()
 	// when empty; NewServer makes a temporary folder and Close removes it.

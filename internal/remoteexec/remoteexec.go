@@ -20,6 +20,8 @@ import (
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/suite-run/suite/internal/action"
 	"github.com/suite-run/suite/internal/cache"
@@ -144,6 +146,12 @@ func (f *fallback) Execute(ctx context.Context, a *action.Action, attempt, slot 
 	if f.err == nil {
 		return f.remote.Execute(ctx, a, attempt, slot, seed)
 	}
+	var r *refusedError
+	if errors.As(f.err, &r) && (r.code == codes.PermissionDenied || r.code == codes.Unauthenticated) {
+		// A server that is there but refuses these credentials is a
+		// configuration to fix, not an outage to run around.
+		return sched.Outcome{Status: sched.Interrupted, ExitCode: -1, Infra: infraError(f.err, nil)}
+	}
 	o := f.local.Execute(ctx, a, attempt, slot, seed)
 	if ctx.Err() == nil {
 		o.Warnings = append(o.Warnings, fmt.Sprintf("%v; running tests locally", f.err))
@@ -164,7 +172,7 @@ func (e *Executor) ready(ctx context.Context) error {
 	defer cancel()
 	sc, err := e.caps.GetCapabilities(ctx, &repb.GetCapabilitiesRequest{InstanceName: e.ep.instance})
 	if err != nil {
-		return &serverError{e.fail("GetCapabilities", err)}
+		return &serverError{&refusedError{status.Code(err), e.fail("GetCapabilities", err)}}
 	}
 	ec := sc.GetExecutionCapabilities()
 	if ec == nil || !ec.GetExecEnabled() {

@@ -419,3 +419,36 @@ func TestLogKeepsTail(t *testing.T) {
 		t.Errorf("the tail is not kept:\n%s", rest)
 	}
 }
+
+// localPass stands for the sandbox in the fallback tests.
+type localPass struct{ ran int }
+
+func (l *localPass) Execute(ctx context.Context, a *action.Action, attempt, slot int, seed int64) sched.Outcome {
+	l.ran++
+	return sched.Outcome{Status: sched.Passed}
+}
+
+// An executor that cannot be used (here: it does not execute) is run
+// around with a warning; one that refuses suite's credentials is a
+// configuration to fix, and stops the run.
+func TestFallbackOnlyWhenTheExecutorIsUnusable(t *testing.T) {
+	f := newFixture(t, reapitest.Options{NoExec: true}, nil)
+	local := &localPass{}
+	o := f.ex.WithLocalFallback(local).Execute(context.Background(), f.action("p", "t", "true"), 1, 0, 1)
+	if o.Status != sched.Passed || o.Infra != nil || local.ran != 1 {
+		t.Errorf("status %v, infra %v, local runs %d: want a local pass", o.Status, o.Infra, local.ran)
+	}
+	if len(o.Warnings) != 1 || !strings.Contains(o.Warnings[0], "running tests locally") {
+		t.Errorf("warnings %q, want one saying the tests run locally", o.Warnings)
+	}
+
+	f = newFixture(t, reapitest.Options{RefuseCode: codes.PermissionDenied, RefuseAll: "bad token"}, nil)
+	local = &localPass{}
+	o = f.ex.WithLocalFallback(local).Execute(context.Background(), f.action("p", "t", "true"), 1, 0, 1)
+	if o.Infra == nil || local.ran != 0 {
+		t.Fatalf("status %v, infra %v, local runs %d: want an infrastructure error", o.Status, o.Infra, local.ran)
+	}
+	if !strings.Contains(o.Infra.Error(), "bad token") || !strings.Contains(o.Infra.Error(), "SUITE_REMOTE_HEADERS") {
+		t.Errorf("error %q does not give the reason and what to change", o.Infra)
+	}
+}
