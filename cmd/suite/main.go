@@ -20,7 +20,7 @@ const (
 	exitOK          = 0   // every selected test passed (flaky counts as passed)
 	exitTestsFailed = 1   // a test failed or timed out
 	exitInvalid     = 2   // the command line, WORKSPACE or a SUITES.star is invalid; nothing ran
-	exitInternal    = 3   // suite itself failed
+	exitInternal    = 3   // suite itself, or the infrastructure it runs tests on, failed
 	exitNoTests     = 4   // no test was selected
 	exitInterrupted = 130 // interrupted by Ctrl-C
 )
@@ -29,7 +29,7 @@ const exitCodesHelp = `Exit codes:
   0    every selected test passed (flaky counts as passed)
   1    a test failed or timed out
   2    the command line, WORKSPACE or a SUITES.star is invalid (nothing ran)
-  3    internal error
+  3    internal error, or a remote executor refused the tests (no test result)
   4    no test selected
   130  interrupted`
 
@@ -126,6 +126,7 @@ parallel, and skips every test whose inputs have not changed since it last passe
 	root.AddCommand(
 		newRunCmd(g),
 		newListCmd(g),
+		newDurationsCmd(g),
 		newSuitesCmd(g),
 		newMarksCmd(g),
 		newFmtCmd(g),

@@ -14,8 +14,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/rogpeppe/go-internal/testscript"
+	"google.golang.org/grpc/codes"
 
 	"github.com/suite-run/suite/internal/reapitest"
 )
@@ -40,6 +42,8 @@ func TestScript(t *testing.T) {
 			for v, val := range hostGoEnv() {
 				env.Setenv(v, val)
 			}
+			// The script's REAPI servers by variable, for reapi-executes.
+			env.Values[reapiServersKey{}] = map[string]*reapitest.Server{}
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
@@ -69,12 +73,13 @@ func TestScript(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"noproc":        cmdNoProc,
-			"maxconcurrent": cmdMaxConcurrent,
-			"waitfile":      cmdWaitFile,
-			"order":         cmdOrder,
-			"nginx-cache":   cmdNginxCache,
-			"reapi-server":  cmdREAPIServer,
+			"noproc":         cmdNoProc,
+			"maxconcurrent":  cmdMaxConcurrent,
+			"waitfile":       cmdWaitFile,
+			"order":          cmdOrder,
+			"nginx-cache":    cmdNginxCache,
+			"reapi-server":   cmdREAPIServer,
+			"reapi-executes": cmdREAPIExecutes,
 		},
 	})
 }
@@ -265,12 +270,73 @@ http {
 // grpc://127.0.0.1:PORT/main URL for the suite subprocess. It executes
 // actions for real, echoes the env-overrides platform property into their
 // environment as BuildBuddy does, and is stopped when the script ends.
+type reapiServersKey struct{}
+
+// reapi-server VAR [-platform K=V]... [-refuse CODE [MESSAGE]]: an
+// in-process REAPI engine, its URL in $VAR. -platform is the one platform
+// its workers advertise, matched exactly as Buildbarn does; -refuse makes
+// it refuse with the gRPC code named (FailedPrecondition, Unavailable,
+// PermissionDenied, ResourceExhausted): every action when a MESSAGE is
+// given, else those no worker's platform matches.
 func cmdREAPIServer(ts *testscript.TestScript, neg bool, args []string) {
-	if len(args) != 1 || neg {
-		ts.Fatalf("usage: reapi-server VAR")
+	if len(args) < 1 || neg {
+		ts.Fatalf("usage: reapi-server VAR [-platform K=V]... [-refuse CODE [MESSAGE]]")
 	}
-	srv, err := reapitest.NewServer(reapitest.Options{Instance: "main"})
+	o := reapitest.Options{Instance: "main"}
+	for rest := args[1:]; len(rest) > 0; {
+		switch {
+		case rest[0] == "-platform" && len(rest) > 1:
+			k, v, _ := strings.Cut(rest[1], "=")
+			if o.WorkerPlatform == nil {
+				o.WorkerPlatform = map[string]string{}
+			}
+			o.WorkerPlatform[k] = v
+			rest = rest[2:]
+		case rest[0] == "-refuse" && len(rest) > 1:
+			var code codes.Code
+			ts.Check(code.UnmarshalJSON([]byte(strconv.Quote(toUpperSnake(rest[1])))))
+			o.RefuseCode = code
+			rest = rest[2:]
+			if len(rest) > 0 {
+				o.RefuseAll, rest = rest[0], rest[1:]
+			}
+		default:
+			ts.Fatalf("reapi-server: unknown argument %q", rest[0])
+		}
+	}
+	srv, err := reapitest.NewServer(o)
 	ts.Check(err)
 	ts.Defer(srv.Close)
 	ts.Setenv(args[0], srv.URL())
+	ts.Value(reapiServersKey{}).(map[string]*reapitest.Server)[args[0]] = srv
+}
+
+// reapi-executes VAR N: the server of $VAR was asked to execute N actions
+// since it started.
+func cmdREAPIExecutes(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: reapi-executes VAR N")
+	}
+	srv := ts.Value(reapiServersKey{}).(map[string]*reapitest.Server)[args[0]]
+	if srv == nil {
+		ts.Fatalf("no reapi-server %s", args[0])
+	}
+	want, err := strconv.Atoi(args[1])
+	ts.Check(err)
+	if got := int(srv.Executes.Load()); (got == want) == neg {
+		ts.Fatalf("%s executed %d actions, want %d", args[0], got, want)
+	}
+}
+
+// toUpperSnake turns PermissionDenied into PERMISSION_DENIED, the form
+// codes.Code reads.
+func toUpperSnake(s string) string {
+	var b strings.Builder
+	for i, r := range s {
+		if i > 0 && unicode.IsUpper(r) {
+			b.WriteByte('_')
+		}
+		b.WriteRune(unicode.ToUpper(r))
+	}
+	return b.String()
 }

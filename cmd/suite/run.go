@@ -41,6 +41,7 @@ type runFlags struct {
 	output                  string
 	junit, jsonOut, profile string
 	shard                   string
+	durationsPath           string
 	sandboxBase             string
 	remoteCache             string
 	remoteUpload            bool
@@ -81,7 +82,8 @@ the current package and everything below it run. Logs are kept under
 	fl.StringVar(&f.remoteExecutor, "remote-executor", "", "run missed tests on a REAPI execution service at `URL` (grpc:// or grpcs://) instead of locally")
 	fl.StringArrayVar(&f.remoteExecProps, "remote-exec-property", nil, "platform property `K=V` sent with every action (adds to remote_exec_properties)")
 	fl.StringVar(&f.sandboxBase, "sandbox-base", "", "where execution roots and TEST_TMPDIRs are made (default: /dev/shm when it is a writable tmpfs, else $TMPDIR)")
-	fl.StringVar(&f.shard, "shard", "", "run shard `I/N` of the selection: N CI machines each get a disjoint, duration-balanced slice")
+	fl.StringVar(&f.shard, "shard", "", "run shard `I/N` of the selection: N CI machines each get a disjoint slice, balanced by the durations file")
+	fl.StringVar(&f.durationsPath, "durations-path", "", "the durations file --shard balances by (default: "+sched.DurationsFile+" at the workspace root; written by 'suite durations')")
 	fl.BoolVar(&f.noCache, "no-cache", false, "run every test, even those with a cached pass (passes are still stored)")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "print the plan: every action in order, marked run or cached, and the predicted time; run nothing")
 	fl.StringVar(&f.output, "output", report.OutputErrors, "errors | all | summary")
@@ -185,17 +187,33 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		Suite: sel.suite, Timeout: f.timeout, RunsPerTest: f.runsPerTest, LookupEnv: os.LookupEnv,
 		ToolEnv: &action.ToolEnv{}, MarkExpr: action.CombineMarks(suiteMarks(sel.suite), f.marks),
 	})
+	var share *sched.Share
 	if f.shard != "" {
 		sh, err := sched.ParseShard(f.shard)
 		if err != nil {
 			return invalid("%v", err)
 		}
-		var loads []time.Duration
-		actions, loads = sched.Split(actions, history, sh)
-		fmt.Fprintf(cmd.ErrOrStderr(), "suite: shard %d/%d: %d actions, predicted %s of test time (shards: %s)\n",
-			sh.Index, sh.Total, len(actions), loads[sh.Index-1].Round(time.Millisecond), formatLoads(loads))
+		durations, err := sched.LoadDurations(durationsPath(root, f.durationsPath))
+		if err != nil {
+			return invalid("%v", err)
+		}
+		var sh1 sched.Share
+		actions, sh1 = sched.Split(actions, durations, sh)
+		share = &sh1
+		stderr := cmd.ErrOrStderr()
+		switch rel := relPath(s.cwd, durationsPath(root, f.durationsPath)); {
+		case share.Known == 0:
+			fmt.Fprintf(stderr, "suite: %s, balanced by count: %s holds no duration for them ('suite durations' records them)\n", share, rel)
+		default:
+			fmt.Fprintf(stderr, "suite: %s, predicted %s of test time (shards: %s)\n",
+				share, share.Loads[sh.Index-1].Round(time.Millisecond), formatLoads(share.Loads))
+			if n := share.Selected - share.Known; n > 0 {
+				fmt.Fprintf(stderr, "suite: %d of %d selected tests have no duration in %s and count as the mean of the others ('suite durations' records them)\n",
+					n, share.Selected, rel)
+			}
+		}
 		if len(actions) == 0 {
-			fmt.Fprintln(cmd.OutOrStdout(), "suite: 0 passed, 0 failed, 0 skipped")
+			fmt.Fprintf(cmd.OutOrStdout(), "suite: %s\nsuite: 0 passed, 0 failed, 0 skipped\n", share)
 			return nil // an empty shard is not an error: there were fewer tests than machines
 		}
 	}
@@ -216,9 +234,15 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
+	// The remote cache: --remote-cache, else the workspace's, else the
+	// executor's own, as in Bazel, so that --remote-executor alone finds
+	// the results it executed before.
 	remoteURL := s.graph.Config.RemoteCache
 	if f.remoteCache != "" {
 		remoteURL = f.remoteCache
+	}
+	if remoteURL == "" {
+		remoteURL = f.remoteExecutor
 	}
 	var remote cache.Remote
 	if remoteURL != "" {
@@ -241,6 +265,7 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		}
 	} else {
 		tiered := cache.NewTiered(res.store, remote, upload)
+		tiered.SetExecutorCache(remote != nil && remoteURL == f.remoteExecutor)
 		defer tiered.Close()
 		rc = &sched.ResultCache{Keyer: res.keyer, Store: tiered, Index: res.index, History: history,
 			NoLookup: f.noCache, Ctx: ctx}
@@ -303,7 +328,7 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	}
 	end := sched.Run(ctx, actions, ex, sched.Options{
 		Jobs: jobs, Seed: seed, Order: order, FailFast: f.failFast, Suite: suiteName,
-		Budget: budget, Selected: countTests(actions), History: history, Cache: rc,
+		Budget: budget, Selected: countTests(actions), History: history, Cache: rc, Share: share,
 	}, report.Fan(handlers...))
 
 	if res != nil {
@@ -324,6 +349,9 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		}
 	}
 	switch {
+	case end.Aborted != nil:
+		// Checked before the interrupt: the abort cancelled what ran.
+		return &exitError{exitInternal, end.Aborted}
 	case end.Interrupted:
 		code := exitInterrupted
 		if len(sigs) > 0 && <-sigs == syscall.SIGTERM {

@@ -27,10 +27,10 @@ func Explain(old, cur Manifest) []string {
 		}
 	}
 	if old.Salt != cur.Salt {
-		out = append(out, fmt.Sprintf("settings changed (network mode, skip exit codes or suite version): %s -> %s", old.Salt, cur.Salt))
+		out = append(out, fmt.Sprintf("settings changed (host OS or CPU, network mode, skip exit codes or suite version): %s -> %s", old.Salt, cur.Salt))
 	}
 	if len(out) == 0 {
-		out = append(out, "the platform or output paths changed (another machine, OS or suite version)")
+		out = append(out, "the platform or output paths changed (remote_exec_properties, --remote-exec-property or suite version)")
 	}
 	return out
 }

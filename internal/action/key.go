@@ -113,7 +113,10 @@ type Keyer struct {
 	Root          string // absolute workspace root
 	WorkspaceName string
 	Digests       *workspace.DigestCache
-	// Platform properties (remote_exec_properties) beside OSFamily and ISA.
+	// Platform is remote_exec_properties with --remote-exec-property: the
+	// REAPI platform exactly as configured, nothing added, since engines
+	// such as Buildbarn route by exact match and refuse an action whose
+	// platform no worker advertises. The host's OS and CPU go in the salt.
 	Platform map[string]string
 	// Memo, when set, remembers keys across runs (see Digest).
 	Memo *KeyMemo
@@ -230,7 +233,7 @@ func (k *Keyer) fingerprint(a *Action, s *stats) fingerprint {
 		str(n)
 		str(env[n])
 	}
-	props := k.platform().Properties
+	props := k.platform().GetProperties()
 	b = binary.AppendUvarint(b, uint64(len(props)))
 	for _, p := range props {
 		str(p.Name)
@@ -363,21 +366,29 @@ func EnvironmentVariables(env map[string]string) []*repb.Command_EnvironmentVari
 	return out
 }
 
-// platform lists the properties sorted by name, as REAPI requires. It is
-// built once per Keyer.
+// platform lists the configured properties sorted by name, as REAPI
+// requires; nil when none is configured. It is built once per Keyer.
 func (k *Keyer) platform() *repb.Platform {
 	k.platformOnce.Do(func() {
-		props := map[string]string{"OSFamily": runtime.GOOS, "ISA": runtime.GOARCH}
-		for n, v := range k.Platform {
-			props[n] = v
+		if len(k.Platform) == 0 {
+			return
 		}
 		k.platformMsg = &repb.Platform{}
-		for _, n := range slices.Sorted(maps.Keys(props)) {
-			k.platformMsg.Properties = append(k.platformMsg.Properties, &repb.Platform_Property{Name: n, Value: props[n]})
+		for _, n := range slices.Sorted(maps.Keys(k.Platform)) {
+			k.platformMsg.Properties = append(k.platformMsg.Properties, &repb.Platform_Property{Name: n, Value: k.Platform[n]})
 		}
 	})
 	return k.platformMsg
 }
+
+// hostPlatform is the OS and CPU of the machine suite runs on. It is in
+// the salt, not the platform, so that a pass cached on another OS or CPU
+// never stands for a local run while the platform sent to an executor
+// stays exactly what the user configured. A remotely executed result is
+// keyed like a local run from this machine (the key is one for both);
+// remote_exec_properties that pick workers of another OS or CPU are the
+// user's statement that those results stand for this machine's.
+const hostPlatform = "host=" + runtime.GOOS + "/" + runtime.GOARCH
 
 // salt carries what changes a result but has no REAPI field.
 func salt(a *Action) string {
@@ -385,7 +396,7 @@ func salt(a *Action) string {
 	for _, c := range a.Test.SkipExitCodes {
 		codes = append(codes, strconv.Itoa(c))
 	}
-	return fmt.Sprintf("%s;network=%s;skip=%s", KeyVersion, a.Network, strings.Join(codes, ","))
+	return fmt.Sprintf("%s;%s;network=%s;skip=%s", KeyVersion, hostPlatform, a.Network, strings.Join(codes, ","))
 }
 
 func (k *Keyer) tool(pathVar, name string) toolInfo {

@@ -4,9 +4,13 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"google.golang.org/protobuf/proto"
 
 	"github.com/suite-run/suite/internal/label"
 	"github.com/suite-run/suite/internal/statefile"
@@ -301,4 +305,43 @@ func rewriteBuild(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// The platform is exactly what the user configured, sorted by name, so an
+// exact-match engine (Buildbarn) finds the workers that advertise it; the
+// host's OS and CPU are in the salt, so a pass from another machine kind
+// is still no hit here.
+func TestPlatformIsExactlyAsConfigured(t *testing.T) {
+	f := newFixture(t)
+	k, err := f.keyer.Key(f.action(baseTest()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := k.Command.GetPlatform(); p != nil || k.Action.GetPlatform() != nil {
+		t.Errorf("no property configured, but the platform is %v", p)
+	}
+	if want := runtime.GOOS + "/" + runtime.GOARCH; !strings.Contains(string(k.Action.Salt), want) {
+		t.Errorf("salt %q lacks the host's %s", k.Action.Salt, want)
+	}
+
+	f = newFixture(t)
+	f.keyer.Platform = map[string]string{"OSFamily": "linux", "container-image": "docker://debian", "Pool": "big"}
+	k2, err := f.keyer.Key(f.action(baseTest()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, p := range k2.Action.GetPlatform().GetProperties() {
+		got = append(got, p.Name+"="+p.Value)
+	}
+	want := []string{"OSFamily=linux", "Pool=big", "container-image=docker://debian"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Action.platform %v, want exactly %v", got, want)
+	}
+	if !proto.Equal(k2.Command.GetPlatform(), k2.Action.GetPlatform()) {
+		t.Errorf("Command.platform %v differs from Action.platform", k2.Command.GetPlatform())
+	}
+	if k2.Hash == k.Hash {
+		t.Error("the platform is not in the key")
+	}
 }

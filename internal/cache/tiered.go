@@ -37,6 +37,10 @@ type Tiered struct {
 	local  *Store
 	remote Remote // nil: local only
 	upload bool
+	// executorCache: the remote is a remote executor's own cache, which
+	// results that executor produced are written back to (see
+	// PutExecutedActionResult).
+	executorCache bool
 
 	// alive is cancelled when the remote is given up on, which also
 	// cuts short the requests other goroutines have in flight: once one
@@ -192,6 +196,32 @@ func (t *Tiered) PutActionResult(ctx context.Context, key *repb.Digest, r *repb.
 		return err
 	}
 	if t.upload && t.remoteUsable() {
+		t.push(ctx, key, r)
+	}
+	return nil
+}
+
+// SetExecutorCache says the remote is the action cache of the remote
+// executor the run uses (its default remote cache).
+func (t *Tiered) SetExecutorCache(yes bool) { t.executorCache = yes }
+
+// PutExecutedActionResult stores a result that the remote executor
+// produced. It goes to the remote whenever that is the executor's own
+// cache, even without upload: the result comes from the executor's
+// workers, not from this machine, and filing it under the action's key is
+// what lets the next run, local or remote, on any machine, hit it (Bazel's
+// remote executions fill the executor's action cache whatever
+// --remote_upload_local_results says). The executor's digest of the action
+// it ran differs from the key (see remoteexec), so the executor cannot
+// file it there itself.
+func (t *Tiered) PutExecutedActionResult(ctx context.Context, key *repb.Digest, r *repb.ActionResult) error {
+	if err := checkDigest(key); err != nil {
+		return fmt.Errorf("cache: invalid action key: %w", err)
+	}
+	if err := t.local.PutActionResult(key.Hash, r); err != nil {
+		return err
+	}
+	if (t.upload || t.executorCache) && t.remoteUsable() {
 		t.push(ctx, key, r)
 	}
 	return nil

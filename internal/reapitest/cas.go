@@ -50,6 +50,11 @@ func (s *services) GetCapabilities(_ context.Context, req *repb.GetCapabilitiesR
 	if err := s.checkInstance(req.InstanceName); err != nil {
 		return nil, err
 	}
+	if s.refuseAll != "" && (s.refuseCode == codes.PermissionDenied || s.refuseCode == codes.Unauthenticated) {
+		// Credentials are checked on every call, as an authenticating
+		// proxy in front of a real engine does.
+		return nil, status.Error(s.refuseCode, s.refuseAll)
+	}
 	return &repb.ServerCapabilities{
 		CacheCapabilities: &repb.CacheCapabilities{
 			DigestFunctions:               []repb.DigestFunction_Value{repb.DigestFunction_SHA256},

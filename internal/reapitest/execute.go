@@ -58,6 +58,36 @@ func validate(a *repb.Action, c *repb.Command) error {
 	return nil
 }
 
+// refusal is the error with which the engine declines to queue an
+// action: every one under RefuseAll, else one whose platform no worker
+// advertises, matched exactly as Buildbarn's scheduler does.
+func (s *services) refusal(act *repb.Action, cmd *repb.Command) error {
+	if s.refuseAll != "" {
+		return status.Error(s.refuseCode, s.refuseAll)
+	}
+	if s.workers == nil {
+		return nil
+	}
+	props := act.GetPlatform().GetProperties()
+	if len(props) == 0 {
+		props = cmd.GetPlatform().GetProperties()
+	}
+	got := map[string]string{}
+	var desc []string
+	for _, p := range props {
+		got[p.Name] = p.Value
+		desc = append(desc, fmt.Sprintf("%q: %q", p.Name, p.Value))
+	}
+	same := len(got) == len(s.workers) && len(props) == len(got)
+	for k, v := range s.workers {
+		same = same && got[k] == v
+	}
+	if same {
+		return nil
+	}
+	return status.Errorf(s.refuseCode, "No workers exist for instance name prefix %q platform {%s}", s.instance, strings.Join(desc, ", "))
+}
+
 func (s *services) Execute(req *repb.ExecuteRequest, stream repb.Execution_ExecuteServer) error {
 	if err := s.checkInstance(req.InstanceName); err != nil {
 		return err
@@ -85,6 +115,10 @@ func (s *services) Execute(req *repb.ExecuteRequest, stream repb.Execution_Execu
 		return stream.Send(op.operation())
 	}
 	if err := validate(act, cmd); err != nil {
+		return err
+	}
+	if err := s.refusal(act, cmd); err != nil {
+		s.Refusals.Add(1)
 		return err
 	}
 	s.lastCommand.Store(cmd)

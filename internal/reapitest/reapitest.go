@@ -36,6 +36,7 @@ import (
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	bspb "google.golang.org/genproto/googleapis/bytestream"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 )
 
 // DefaultBatchLimit is max_batch_total_size_bytes when Options.BatchLimit
@@ -59,6 +60,19 @@ type Options struct {
 	// NoExec makes a cache-only server: Capabilities says exec_enabled is
 	// false (Execute still works, as a misconfigured client would find).
 	NoExec bool
+	// WorkerPlatform, when set, is the one platform the engine's workers
+	// advertise. As in Buildbarn, an action runs only when its platform is
+	// exactly this one (no property more or less); any other is refused
+	// with RefuseCode and "No workers exist for instance name prefix ...
+	// platform ...".
+	WorkerPlatform map[string]string
+	// RefuseCode is the gRPC code of refusals: FAILED_PRECONDITION when
+	// unset, as current Buildbarn answers; older Buildbarn said UNAVAILABLE.
+	RefuseCode codes.Code
+	// RefuseAll refuses every Execute with RefuseCode and this message, as
+	// an engine does to a client without permission (PERMISSION_DENIED,
+	// then GetCapabilities too) or over its quota (RESOURCE_EXHAUSTED).
+	RefuseAll string
 	// WorkDir holds a folder per running action. Start uses t.TempDir()
 	// when empty; NewServer makes a temporary folder and Close removes it.
 	WorkDir string
@@ -75,6 +89,7 @@ type Server struct {
 	Executes             atomic.Int32 // Execute calls
 	Waits                atomic.Int32 // WaitExecution calls
 	PreconditionFailures atomic.Int32 // Execute calls answered FAILED_PRECONDITION
+	Refusals             atomic.Int32 // Execute calls refused (WorkerPlatform, RefuseAll)
 	StreamWrites         atomic.Int32 // ByteStream Write calls
 	StreamReads          atomic.Int32 // ByteStream Read calls
 
@@ -83,6 +98,9 @@ type Server struct {
 	instance    string
 	batchLimit  int64
 	noExec      bool
+	workers     map[string]string
+	refuseCode  codes.Code
+	refuseAll   string
 	execDir     string
 	ownsExecDir bool
 	url         string
@@ -114,7 +132,11 @@ func Start(t testing.TB, o Options) *Server {
 // is Start for callers without a testing.TB, such as a testscript command.
 func NewServer(o Options) (*Server, error) {
 	s := &Server{instance: o.Instance, batchLimit: o.BatchLimit, noExec: o.NoExec, execDir: o.WorkDir,
+		workers: o.WorkerPlatform, refuseCode: o.RefuseCode, refuseAll: o.RefuseAll,
 		cas: map[string][]byte{}, ac: map[string]*repb.ActionResult{}, ops: map[string]*operation{}}
+	if s.refuseCode == codes.OK {
+		s.refuseCode = codes.FailedPrecondition
+	}
 	if s.batchLimit == 0 {
 		s.batchLimit = DefaultBatchLimit
 	}

@@ -53,9 +53,11 @@ type remoteAction struct {
 // Command's, so the remote Command must run a wrapper that sets those
 // variables to real paths, and must carry what the sandbox adds at run time
 // (TEST_TIMEOUT, TEST_RANDOM_SEED, TEST_SLOT) and the Action's timeout. The
-// canonical key stays the name under which the caller caches the result;
-// the remote digest only names the executor's own action cache entry, which
-// is therefore shared only by runs with the same seed, slot and timeout.
+// canonical key stays the name under which the caller caches the result,
+// locally and in the executor's action cache, so a remote and a local run
+// of the same test share it; the remote digest only names the executor's
+// own entry for this exact execution, shared only by runs with the same
+// seed, slot and timeout.
 func buildRemoteAction(a *action.Action, key *action.Key, slot int, seed int64, legacyOutputs bool) (*remoteAction, error) {
 	if len(a.Argv) == 0 {
 		return nil, fmt.Errorf("%s: empty argv", a.ID())

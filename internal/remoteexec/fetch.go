@@ -29,7 +29,7 @@ func (e *Executor) collect(ctx context.Context, a *action.Action, files attemptF
 	_ = os.RemoveAll(files.outputs)
 	r := resp.GetResult()
 	st := resp.GetStatus()
-	o := sched.Outcome{Cached: resp.GetCachedResult(), ExitCode: int(r.GetExitCode()), Duration: resultDuration(r)}
+	o := sched.Outcome{Remote: true, Cached: resp.GetCachedResult(), ExitCode: int(r.GetExitCode()), Duration: resultDuration(r)}
 	var trailer string
 	switch code := codes.Code(st.GetCode()); {
 	case code == codes.DeadlineExceeded:
@@ -39,10 +39,13 @@ func (e *Executor) collect(ctx context.Context, a *action.Action, files attemptF
 			o.Duration = a.Timeout
 		}
 	case code != codes.OK:
-		// The action could not run (or the worker failed): a failure
-		// whose reason is the server's, said in the log.
-		o.Status, o.ExitCode = sched.Failed, -1
-		trailer = fmt.Sprintf("suite: remote execution failed: %v: %s\n", code, e.ep.redact(st.GetMessage()))
+		// The action could not run (no worker for it, a quota) or the
+		// worker failed: the server's doing, not the test's.
+		msg := e.ep.redact(st.GetMessage())
+		if m := resp.GetMessage(); m != "" {
+			msg += " (" + e.ep.redact(m) + ")"
+		}
+		return o, &refusedError{code, fmt.Errorf("Execute %s: %v: %s", e.describe, code, msg)}
 	case r == nil:
 		return o, fmt.Errorf("the server's ExecuteResponse has no result")
 	case r.ExitCode == 0:

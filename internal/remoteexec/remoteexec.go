@@ -20,6 +20,8 @@ import (
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/suite-run/suite/internal/action"
 	"github.com/suite-run/suite/internal/cache"
@@ -125,8 +127,9 @@ func (e *Executor) String() string { return e.describe }
 // server, asked once when the first action that missed the cache needs it
 // (so a run of cache hits never contacts it), cannot run them: then every
 // action runs on local instead, with the reason as a warning, as Bazel's
-// --remote_local_fallback does. A server lost mid-run fails the tests it
-// was running, with the reason in their logs.
+// --remote_local_fallback does. A server lost mid-run, or one that
+// refuses an action, is an infrastructure error (Outcome.Infra) that stops
+// the run: see README.md.
 func (e *Executor) WithLocalFallback(local sched.Executor) sched.Executor {
 	return &fallback{remote: e, local: local}
 }
@@ -142,6 +145,12 @@ func (f *fallback) Execute(ctx context.Context, a *action.Action, attempt, slot 
 	f.once.Do(func() { f.err = f.remote.ready(ctx) })
 	if f.err == nil {
 		return f.remote.Execute(ctx, a, attempt, slot, seed)
+	}
+	var r *refusedError
+	if errors.As(f.err, &r) && (r.code == codes.PermissionDenied || r.code == codes.Unauthenticated) {
+		// A server that is there but refuses these credentials is a
+		// configuration to fix, not an outage to run around.
+		return sched.Outcome{Status: sched.Interrupted, ExitCode: -1, Infra: infraError(f.err, nil)}
 	}
 	o := f.local.Execute(ctx, a, attempt, slot, seed)
 	if ctx.Err() == nil {
@@ -163,7 +172,7 @@ func (e *Executor) ready(ctx context.Context) error {
 	defer cancel()
 	sc, err := e.caps.GetCapabilities(ctx, &repb.GetCapabilitiesRequest{InstanceName: e.ep.instance})
 	if err != nil {
-		return &serverError{e.fail("GetCapabilities", err)}
+		return &serverError{&refusedError{status.Code(err), e.fail("GetCapabilities", err)}}
 	}
 	ec := sc.GetExecutionCapabilities()
 	if ec == nil || !ec.GetExecEnabled() {
@@ -226,20 +235,22 @@ func (e *Executor) Execute(ctx context.Context, a *action.Action, attempt, slot 
 	}
 	o, err := e.execute(ctx, a, files, slot, seed)
 	if err != nil {
-		// The test did not run, or its result could not be brought back:
-		// a failure the user must see, never a pass.
-		status := sched.Failed
 		if ctx.Err() != nil {
-			status = sched.Interrupted
 			err = fmt.Errorf("interrupted while the remote executor ran the test (%v)", err)
+			_ = os.WriteFile(files.log, []byte("suite: remote execution: "+err.Error()+"\n"), 0o644)
+			return sched.Outcome{Status: sched.Interrupted, ExitCode: -1, Duration: time.Since(start), LogPath: files.log, Warnings: o.Warnings}
 		}
-		_ = os.WriteFile(files.log, []byte("suite: remote execution: "+err.Error()+"\n"), 0o644)
-		var unusable *serverError
-		if errors.As(err, &unusable) {
-			// The same for every action: said once per run, not per test.
-			o.Warnings = append(o.Warnings, err.Error())
+		// The test did not run, or its result could not be brought back:
+		// not a result of the test, neither pass nor failure. The run
+		// stops and says what to change.
+		var platform *repb.Platform
+		if key, kerr := e.o.Keys.Key(a); kerr == nil {
+			platform = key.Command.GetPlatform()
 		}
-		return sched.Outcome{Status: status, ExitCode: -1, Duration: time.Since(start), LogPath: files.log, Warnings: o.Warnings}
+		err = infraError(err, platform)
+		_ = os.WriteFile(files.log, []byte("suite: "+err.Error()+"\n"), 0o644)
+		return sched.Outcome{Status: sched.Interrupted, ExitCode: -1, Duration: time.Since(start), LogPath: files.log,
+			Warnings: o.Warnings, Infra: err}
 	}
 	return o
 }

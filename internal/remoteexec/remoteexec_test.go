@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/grpc/codes"
+
 	"github.com/suite-run/suite/internal/action"
 	"github.com/suite-run/suite/internal/cases"
 	"github.com/suite-run/suite/internal/label"
@@ -136,14 +138,15 @@ echo "unexpected=${GOCACHE-unset}"
 	if o.Duration <= 0 {
 		t.Errorf("duration %v, want the worker's", o.Duration)
 	}
-	// The worker got the key's platform, sorted, for routing.
+	// The worker got the configured platform, sorted, for routing, and
+	// nothing else (no implicit OSFamily or ISA).
 	cmd := f.srv.LastCommand()
 	var props []string
 	for _, p := range cmd.GetPlatform().GetProperties() {
 		props = append(props, p.Name+"="+p.Value)
 	}
-	if got := strings.Join(props, ","); !strings.Contains(got, "OSFamily=") || !strings.Contains(got, "pool=linux-small") {
-		t.Errorf("platform %s lacks OSFamily or pool", got)
+	if got, want := strings.Join(props, ","), "container-image=docker://debian,pool=linux-small"; got != want {
+		t.Errorf("platform %s, want exactly %s", got, want)
 	}
 }
 
@@ -300,12 +303,25 @@ func TestMissingBlobsAfterUploadAreUploadedAgain(t *testing.T) {
 		t.Error("log lacks the input's content")
 	}
 
-	// Evicted again after the retry too: a failure that says why, not a loop.
+	// Evicted again after the retry too: an infrastructure error that says
+	// why, not a loop, and not a failed test.
 	f.srv.EvictInputs.Store(2)
 	o = f.ex.Execute(context.Background(), f.action("p", "t2", "cat in.txt", "p/in.txt"), 1, 0, 1)
-	wantStatus(t, o, sched.Failed)
-	if log := readFile(t, o.LogPath); !strings.Contains(log, "missing inputs") {
-		t.Errorf("log does not say inputs were missing:\n%s", log)
+	wantInfra(t, o, "missing inputs")
+}
+
+// wantInfra checks that o is no test result but an infrastructure error
+// whose message, also in the log, contains want.
+func wantInfra(t *testing.T, o sched.Outcome, want string) {
+	t.Helper()
+	if o.Infra == nil || o.Status == sched.Failed || o.Status == sched.Passed {
+		t.Fatalf("status %v, infrastructure error %v: want an infrastructure error, no test result", o.Status, o.Infra)
+	}
+	if !strings.Contains(o.Infra.Error(), want) {
+		t.Errorf("error %q does not say %q", o.Infra, want)
+	}
+	if log := readFile(t, o.LogPath); !strings.Contains(log, want) {
+		t.Errorf("log does not say %q:\n%s", want, log)
 	}
 }
 
@@ -323,20 +339,50 @@ func TestCancelIsInterrupted(t *testing.T) {
 	}
 }
 
-// A server that does not execute is refused with a reason, and the test
-// fails rather than passing unrun.
+// A server that does not execute is refused with a reason, as an
+// infrastructure error rather than a failed or passing test.
 func TestServerWithoutExecution(t *testing.T) {
 	f := newFixture(t, reapitest.Options{NoExec: true}, nil)
-	o := f.execute(f.action("p", "t", "true"))
-	wantStatus(t, o, sched.Failed)
-	if log := readFile(t, o.LogPath); !strings.Contains(log, "does not execute") {
-		t.Errorf("log lacks the reason:\n%s", log)
+	wantInfra(t, f.execute(f.action("p", "t", "true")), "does not execute")
+	wantInfra(t, f.execute(f.action("p", "u", "true")), "does not execute")
+}
+
+// An engine that routes by exact platform match (Buildbarn) runs actions
+// whose platform is exactly what its workers advertise, and refuses the
+// rest; a refusal is an infrastructure error that names the platform and
+// the setting to change, whichever code the engine says it with.
+func TestPlatformRefusalIsInfrastructure(t *testing.T) {
+	workers := map[string]string{"container-image": "docker://debian", "pool": "linux-small"}
+	f := newFixture(t, reapitest.Options{WorkerPlatform: workers}, nil)
+	wantStatus(t, f.execute(f.action("p", "t", "true")), sched.Passed)
+
+	for _, code := range []codes.Code{codes.FailedPrecondition, codes.Unavailable} {
+		f := newFixture(t, reapitest.Options{WorkerPlatform: map[string]string{"OSFamily": "linux"}, RefuseCode: code}, nil)
+		o := f.execute(f.action("p", "t", "true"))
+		wantInfra(t, o, "No workers exist")
+		for _, want := range []string{"container-image=docker://debian, pool=linux-small", "remote_exec_properties"} {
+			if !strings.Contains(o.Infra.Error(), want) {
+				t.Errorf("%v: %q does not say %q", code, o.Infra, want)
+			}
+		}
+		if f.srv.Refusals.Load() == 0 {
+			t.Errorf("%v: the server refused nothing", code)
+		}
 	}
-	if len(o.Warnings) != 1 || !strings.Contains(o.Warnings[0], "does not execute") {
-		t.Errorf("warnings %q, want the reason (the scheduler says it once a run)", o.Warnings)
-	}
-	if o := f.execute(f.action("p", "u", "true")); o.Status != sched.Failed || !strings.Contains(readFile(t, o.LogPath), "does not execute") {
-		t.Errorf("the next test: %v, its log lacks the reason", o.Status)
+}
+
+// Permission and quota refusals say what to change.
+func TestRefusalsSayWhatToChange(t *testing.T) {
+	for code, want := range map[codes.Code]string{
+		codes.PermissionDenied:  "SUITE_REMOTE_HEADERS",
+		codes.ResourceExhausted: "-n",
+	} {
+		f := newFixture(t, reapitest.Options{RefuseAll: "refused by policy", RefuseCode: code}, nil)
+		o := f.execute(f.action("p", "t", "true"))
+		wantInfra(t, o, "refused by policy")
+		if !strings.Contains(o.Infra.Error(), want) {
+			t.Errorf("%v: %q does not say %q", code, o.Infra, want)
+		}
 	}
 }
 
@@ -371,5 +417,38 @@ func TestLogKeepsTail(t *testing.T) {
 	}
 	if !strings.HasSuffix(rest, "line499\n") {
 		t.Errorf("the tail is not kept:\n%s", rest)
+	}
+}
+
+// localPass stands for the sandbox in the fallback tests.
+type localPass struct{ ran int }
+
+func (l *localPass) Execute(ctx context.Context, a *action.Action, attempt, slot int, seed int64) sched.Outcome {
+	l.ran++
+	return sched.Outcome{Status: sched.Passed}
+}
+
+// An executor that cannot be used (here: it does not execute) is run
+// around with a warning; one that refuses suite's credentials is a
+// configuration to fix, and stops the run.
+func TestFallbackOnlyWhenTheExecutorIsUnusable(t *testing.T) {
+	f := newFixture(t, reapitest.Options{NoExec: true}, nil)
+	local := &localPass{}
+	o := f.ex.WithLocalFallback(local).Execute(context.Background(), f.action("p", "t", "true"), 1, 0, 1)
+	if o.Status != sched.Passed || o.Infra != nil || local.ran != 1 {
+		t.Errorf("status %v, infra %v, local runs %d: want a local pass", o.Status, o.Infra, local.ran)
+	}
+	if len(o.Warnings) != 1 || !strings.Contains(o.Warnings[0], "running tests locally") {
+		t.Errorf("warnings %q, want one saying the tests run locally", o.Warnings)
+	}
+
+	f = newFixture(t, reapitest.Options{RefuseCode: codes.PermissionDenied, RefuseAll: "bad token"}, nil)
+	local = &localPass{}
+	o = f.ex.WithLocalFallback(local).Execute(context.Background(), f.action("p", "t", "true"), 1, 0, 1)
+	if o.Infra == nil || local.ran != 0 {
+		t.Fatalf("status %v, infra %v, local runs %d: want an infrastructure error", o.Status, o.Infra, local.ran)
+	}
+	if !strings.Contains(o.Infra.Error(), "bad token") || !strings.Contains(o.Infra.Error(), "SUITE_REMOTE_HEADERS") {
+		t.Errorf("error %q does not give the reason and what to change", o.Infra)
 	}
 }

@@ -92,7 +92,7 @@ func (e *Executor) executeOnce(ctx context.Context, ra *remoteAction, skipCacheL
 			return &repb.ExecuteResponse{Status: st.Proto()}, nil
 		}
 		if !retryable(st.Code()) || breaks == maxStreamBreaks {
-			return nil, fmt.Errorf("%w%s", e.fail("Execute", err), w.stage())
+			return nil, &refusedError{st.Code(), fmt.Errorf("%w%s", e.fail("Execute", err), w.stage())}
 		}
 		if err := sleep(ctx, min(firstBackoff<<breaks, maxBackoff)); err != nil {
 			return nil, err
@@ -175,12 +175,16 @@ func operationResponse(op *longrunningpb.Operation) (*repb.ExecuteResponse, erro
 
 // missingBlobs reads a FAILED_PRECONDITION status: the blobs named by its
 // PreconditionFailure violations of type MISSING, subject
-// "blobs/{hash}/{size}". Nil when the status is something else.
+// "blobs/{hash}/{size}". Nil when the status is something else, including
+// a FAILED_PRECONDITION without a MISSING violation, which is how Buildbarn
+// says that no worker has the action's platform: uploading again would not
+// help that.
 func missingBlobs(st *spb.Status) *errMissingBlobs {
 	if codes.Code(st.GetCode()) != codes.FailedPrecondition {
 		return nil
 	}
 	m := &errMissingBlobs{msg: "the remote executor is missing inputs: " + st.GetMessage()}
+	missing := false
 	for _, detail := range st.GetDetails() {
 		pf := &errdetails.PreconditionFailure{}
 		if detail.UnmarshalTo(pf) != nil {
@@ -190,10 +194,14 @@ func missingBlobs(st *spb.Status) *errMissingBlobs {
 			if v.GetType() != "MISSING" {
 				continue
 			}
+			missing = true
 			if d, ok := parseBlobSubject(v.GetSubject()); ok {
 				m.digests = append(m.digests, d)
 			}
 		}
+	}
+	if !missing {
+		return nil
 	}
 	return m
 }

@@ -50,7 +50,11 @@ type jsonRunStart struct {
 	Actions   int     `json:"actions"`
 	Order     string  `json:"order"`
 	ExpectedS float64 `json:"expected_s"`
-	Time      string  `json:"time"`
+	// CIShard is "I/N" under --shard, with this machine's test count;
+	// "shard" in test_result is a test's own TEST_SHARD_INDEX.
+	CIShard      string `json:"ci_shard,omitempty"`
+	CIShardTests int    `json:"ci_shard_tests,omitempty"`
+	Time         string `json:"time"`
 }
 
 type jsonTestResult struct {
@@ -88,6 +92,8 @@ type jsonRunEnd struct {
 	WallS       float64 `json:"wall_s"`
 	BudgetS     float64 `json:"budget_s"`
 	OverBudget  bool    `json:"over_budget"`
+	// Error is the infrastructure error that stopped the run (exit 3).
+	Error string `json:"error,omitempty"`
 }
 
 // Handle implements Handler.
@@ -95,8 +101,12 @@ func (j *JSONLines) Handle(e sched.Event) {
 	var v any
 	switch e := e.(type) {
 	case sched.RunStart:
-		v = jsonRunStart{"run_start", e.Suite, e.Seed, e.Jobs, e.Selected, e.Actions, e.Order,
-			e.Expected.Seconds(), e.Time.UTC().Format(time.RFC3339Nano)}
+		rs := jsonRunStart{Event: "run_start", Suite: e.Suite, Seed: e.Seed, Jobs: e.Jobs, Selected: e.Selected,
+			Actions: e.Actions, Order: e.Order, ExpectedS: e.Expected.Seconds(), Time: e.Time.UTC().Format(time.RFC3339Nano)}
+		if e.Share != nil {
+			rs.CIShard, rs.CIShardTests = e.Share.Shard.String(), e.Share.Tests
+		}
+		v = rs
 	case sched.ActionEnd:
 		cs := make([]jsonCase, 0, len(e.Outcome.Cases))
 		for _, c := range e.Outcome.Cases {
@@ -109,8 +119,12 @@ func (j *JSONLines) Handle(e sched.Event) {
 		v = jsonWarning{"warning", e.Msg}
 	case sched.RunEnd:
 		c := e.Counts
-		v = jsonRunEnd{"run_end", c.Passed + c.Flaky, c.Failed + c.Timeout, c.Skipped, c.Flaky, c.Timeout, c.Cached,
-			e.Interrupted, e.NotRun, e.Wall.Seconds(), e.Budget.Seconds(), e.OverBudget}
+		re := jsonRunEnd{"run_end", c.Passed + c.Flaky, c.Failed + c.Timeout, c.Skipped, c.Flaky, c.Timeout, c.Cached,
+			e.Interrupted, e.NotRun, e.Wall.Seconds(), e.Budget.Seconds(), e.OverBudget, ""}
+		if e.Aborted != nil {
+			re.Error = e.Aborted.Error()
+		}
+		v = re
 	default:
 		return
 	}

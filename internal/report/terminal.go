@@ -244,6 +244,12 @@ func (t *Terminal) summary(e sched.RunEnd) {
 	if e.Interrupted {
 		fmt.Fprintln(t.out, "suite: interrupted")
 	}
+	if e.Aborted != nil {
+		fmt.Fprintf(t.out, "suite: stopped: %v\n", e.Aborted)
+	}
+	if e.Share != nil {
+		fmt.Fprintf(t.out, "suite: %s\n", e.Share)
+	}
 	// The last line's form is part of the contract.
 	fmt.Fprintf(t.out, "suite: %d passed, %d failed, %d skipped\n", c.Passed+c.Flaky, c.Failed+c.Timeout, c.Skipped)
 }

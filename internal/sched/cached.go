@@ -34,6 +34,12 @@ type Store interface {
 	Warnings() []string
 }
 
+// executedStore is a Store that files results a remote executor produced
+// in that executor's cache too (cache.Tiered).
+type executedStore interface {
+	PutExecutedActionResult(ctx context.Context, key *repb.Digest, r *repb.ActionResult) error
+}
+
 // ResultCache decides, before an action runs, whether a stored result
 // stands for it, and stores clean results after.
 type ResultCache struct {
@@ -225,10 +231,14 @@ func (c *ResultCache) Save(a *action.Action, o Outcome, start time.Time) {
 	if err != nil {
 		return
 	}
+	worker := "local"
+	if o.Remote {
+		worker = "remote"
+	}
 	r := &repb.ActionResult{
 		ExitCode: int32(o.ExitCode),
 		ExecutionMetadata: &repb.ExecutedActionMetadata{
-			Worker:                      "local",
+			Worker:                      worker,
 			ExecutionStartTimestamp:     timestamppb.New(start),
 			ExecutionCompletedTimestamp: timestamppb.New(start.Add(o.Duration)),
 		},
@@ -267,7 +277,11 @@ func (c *ResultCache) Save(a *action.Action, o Outcome, start time.Time) {
 			return
 		}
 	}
-	if err := c.Store.PutActionResult(c.ctx(), d, r); err != nil {
+	put := c.Store.PutActionResult
+	if es, ok := c.Store.(executedStore); ok && o.Remote {
+		put = es.PutExecutedActionResult
+	}
+	if err := put(c.ctx(), d, r); err != nil {
 		c.storeFailure(err)
 		return
 	}

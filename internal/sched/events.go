@@ -31,6 +31,7 @@ func (s Status) OK() bool { return s <= Flaky }
 type Outcome struct {
 	Status   Status
 	Cached   bool
+	Remote   bool // run (or answered from its cache) by a remote executor
 	ExitCode int
 	Signal   string
 	Duration time.Duration
@@ -40,6 +41,12 @@ type Outcome struct {
 	OutputsDir string
 	Cases      []cases.Case
 	Warnings   []string
+	// Infra, when set, says the action could not be run at all for a
+	// reason outside the test: a remote executor refused it (no worker
+	// for the platform, no permission, a quota) or was lost. It is not a
+	// test result: the scheduler starts nothing more, stops what runs,
+	// and ends the run with RunEnd.Aborted.
+	Infra error
 }
 
 // Event is something the scheduler reports. Consumers (terminal, JSON,
@@ -58,6 +65,9 @@ type RunStart struct {
 	// Known says every action's duration was recorded before; otherwise
 	// Expected rests partly on guesses from timeouts.
 	Known bool
+	// Share is this CI machine's part of the selection under --shard;
+	// nil when the run is not sharded.
+	Share *Share
 	Time  time.Time
 }
 
@@ -107,7 +117,12 @@ type RunEnd struct {
 	Budget      time.Duration
 	OverBudget  bool
 	Interrupted bool
-	Time        time.Time
+	// Aborted is the infrastructure error that stopped the run (a remote
+	// executor refusing actions): no test result, and the reason the run
+	// could not say whether the tests pass. Nil otherwise.
+	Aborted error
+	Share   *Share // as in RunStart
+	Time    time.Time
 }
 
 func (RunStart) event()    {}

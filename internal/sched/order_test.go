@@ -64,49 +64,38 @@ func TestOrderRandomIsReproducibleBySeed(t *testing.T) {
 	}
 }
 
-func TestReorderLikeAndFailedFirst(t *testing.T) {
-	as := testActions(4)
-	ReorderLike(as, []string{"//p:t002", "//p:t000"})
-	if got, want := ids(as), []string{"//p:t002", "//p:t000", "//p:t001", "//p:t003"}; !slices.Equal(got, want) {
-		t.Errorf("ReorderLike: %v, want %v", got, want)
-	}
-	FailedFirst(as, map[string]bool{"//p:t003": true})
-	if ids(as)[0] != "//p:t003" {
-		t.Errorf("FailedFirst: %v", ids(as))
-	}
-}
-
-// TestSplitPartitionsAndBalances checks the CI sharding contract on random
-// duration mixes: the shards are disjoint, cover everything, and their
-// loads differ by no more than the longest single action.
+// Random selections, durations and machine counts: the shards are
+// disjoint, cover everything, hold what they predict, and their loads
+// differ by no more than the longest single test. Some tests have no
+// duration in the file, as after tests are added.
 func TestSplitPartitionsAndBalances(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for trial := 0; trial < 50; trial++ {
 		n := 1 + r.IntN(60)
 		as := testActions(n)
-		durations := map[string]time.Duration{}
-		var longest time.Duration
+		d := &Durations{Tests: map[string]float64{}}
 		for _, a := range as {
-			d := time.Duration(r.ExpFloat64() * float64(time.Second))
-			durations[a.ID()] = d
-			longest = max(longest, d)
+			if r.IntN(5) > 0 {
+				d.Set(a.ID(), time.Duration(r.ExpFloat64()*float64(time.Second)))
+			}
 		}
-		h := historyWith(t, durations)
 		total := 1 + r.IntN(5)
 		seen := map[string]int{}
 		var loads []time.Duration
+		tests := 0
 		for i := 1; i <= total; i++ {
-			mine, l := Split(as, h, Shard{i, total})
-			loads = l
-			var sum time.Duration
+			mine, share := Split(as, d, Shard{i, total})
+			loads = share.Loads
+			tests += share.Tests
+			if share.Tests != len(mine) || share.Selected != n {
+				t.Fatalf("shard %d/%d: share %+v for %d actions of %d", i, total, share, len(mine), n)
+			}
 			for _, a := range mine {
 				seen[a.ID()]++
-				d, _ := h.Duration(a.ID())
-				sum += d
 			}
-			if sum != l[i-1] {
-				t.Fatalf("shard %d/%d: predicted %s, holds %s", i, total, l[i-1], sum)
-			}
+		}
+		if tests != n {
+			t.Fatalf("the shards hold %d tests, want %d", tests, n)
 		}
 		for _, a := range as {
 			if seen[a.ID()] != 1 {
@@ -114,10 +103,52 @@ func TestSplitPartitionsAndBalances(t *testing.T) {
 			}
 		}
 		lo, hi := slices.Min(loads), slices.Max(loads)
-		if hi-lo > longest {
-			t.Fatalf("loads %v differ by more than the longest action %s", loads, longest)
+		// A test weighs its duration, or the mean of the known ones, or
+		// a second when none is known: never more than this.
+		bound := time.Second
+		for _, a := range as {
+			if v, ok := d.Get(a.ID()); ok {
+				bound = max(bound, v)
+			}
+		}
+		if hi-lo > bound {
+			t.Fatalf("loads %v differ by more than the longest test %s", loads, bound)
 		}
 	}
+}
+
+// With no durations at all, the split balances by count.
+func TestSplitWithoutDurationsBalancesCount(t *testing.T) {
+	as := testActions(10)
+	for i := 1; i <= 3; i++ {
+		mine, _ := Split(as, nil, Shard{i, 3})
+		if len(mine) < 3 || len(mine) > 4 {
+			t.Errorf("shard %d/3 got %d of 10 tests, want 3 or 4", i, len(mine))
+		}
+	}
+}
+
+// The split reads only the durations file: history rewritten between
+// shards (as each shard's own run does) changes nothing.
+func TestSplitIgnoresHistory(t *testing.T) {
+	as := testActions(12)
+	d := &Durations{Tests: map[string]float64{}}
+	for i, a := range as {
+		d.Set(a.ID(), time.Duration(i+1)*100*time.Millisecond)
+	}
+	before, _ := Split(as, d, Shard{2, 3})
+	h := historyWith(t, map[string]time.Duration{"//p:t000": time.Hour})
+	Order(as, OrderDuration, 0, h)
+	after, _ := Split(as, d, Shard{2, 3})
+	if !slices.Equal(sortedIDs(before), sortedIDs(after)) {
+		t.Errorf("shard 2/3 was %v, then %v", sortedIDs(before), sortedIDs(after))
+	}
+}
+
+func sortedIDs(as []*action.Action) []string {
+	ids := ids(as)
+	slices.Sort(ids)
+	return ids
 }
 
 func TestPredictIsLPTMakespan(t *testing.T) {

@@ -35,6 +35,8 @@ type Options struct {
 	// Cache, when set, is asked before each action runs; hits never take
 	// a worker slot. Clean first-attempt passes are stored in it.
 	Cache *ResultCache
+	// Share is this machine's part under --shard, only reported.
+	Share *Share
 	Now   func() time.Time // the clock; time.Now when nil
 }
 
@@ -82,9 +84,13 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 	}
 	start := now()
 	emit(RunStart{Suite: o.Suite, Seed: o.Seed, Jobs: jobs, Order: o.Order, Selected: o.Selected,
-		Actions: len(actions), Expected: Predict(estimates, jobs), Known: allKnown, Time: start})
+		Actions: len(actions), Expected: Predict(estimates, jobs), Known: allKnown, Share: o.Share, Time: start})
 
-	d := &dispatcher{ctx: ctx, ex: ex, seed: o.Seed, now: now, emit: emit, history: h, cache: o.Cache,
+	// The dispatcher's context is cancelled also when an infrastructure
+	// error aborts the run; ctx alone says whether the user interrupted.
+	runCtx, abort := context.WithCancel(ctx)
+	defer abort()
+	d := &dispatcher{ctx: runCtx, abort: abort, ex: ex, seed: o.Seed, now: now, emit: emit, history: h, cache: o.Cache,
 		failFast: o.FailFast, msgs: make(chan msg), results: map[*action.Action]ActionEnd{}, warned: map[string]bool{}}
 	if o.Cache != nil {
 		parallel = d.skipHits(parallel)
@@ -93,7 +99,7 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 	d.phase(parallel, jobs, func(a *action.Action) int { return min(max(a.CPUs, 1), jobs) })
 	d.phase(exclusive, jobs, func(*action.Action) int { return jobs })
 
-	end := RunEnd{Budget: o.Budget, Time: now(), Interrupted: ctx.Err() != nil}
+	end := RunEnd{Budget: o.Budget, Time: now(), Interrupted: ctx.Err() != nil, Share: o.Share, Aborted: d.aborted}
 	end.Wall = end.Time.Sub(start)
 	end.OverBudget = o.Budget > 0 && end.Wall > o.Budget
 	end.Tests, end.Counts, end.NotRun = aggregate(actions, d.results)
@@ -104,6 +110,8 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 
 type dispatcher struct {
 	ctx      context.Context
+	abort    context.CancelFunc
+	aborted  error // the first infrastructure error; nil while the run goes on
 	ex       Executor
 	seed     int64
 	now      func() time.Time
@@ -169,12 +177,21 @@ func (d *dispatcher) phase(queue []*action.Action, jobs int, need func(*action.A
 					free[s] = true
 				}
 				nfree += len(m.slots)
-				ev := ActionEnd{Action: m.a, Slot: m.slots[0], Attempts: m.attempt, Outcome: m.outcome, Start: m.start, End: m.time}
-				d.results[m.a] = ev
-				d.history.record(m.a.ID(), m.outcome, m.time)
 				for _, w := range m.outcome.Warnings {
 					d.warn(w)
 				}
+				if m.outcome.Infra != nil || d.aborted != nil && m.outcome.Status == Interrupted {
+					// Not a test result: the test was not run, or was
+					// stopped because the run is being aborted.
+					if d.aborted == nil {
+						d.aborted = m.outcome.Infra
+						d.abort()
+					}
+					continue
+				}
+				ev := ActionEnd{Action: m.a, Slot: m.slots[0], Attempts: m.attempt, Outcome: m.outcome, Start: m.start, End: m.time}
+				d.results[m.a] = ev
+				d.history.record(m.a.ID(), m.outcome, m.time)
 				d.emit(ev)
 				if d.failFast && !m.outcome.Status.OK() {
 					d.stopping = true
@@ -248,6 +265,9 @@ func (d *dispatcher) runAction(a *action.Action, slots []int) {
 		attempt++
 		d.msgs <- msg{kind: msgStart, a: a, slots: slots, attempt: attempt, time: d.now()}
 		o = d.ex.Execute(d.ctx, a, attempt, slots[0], d.seed)
+		if o.Infra != nil {
+			break
+		}
 		if attempt == 1 && d.cache != nil {
 			d.cache.Save(a, o, d.now().Add(-o.Duration))
 			o.Warnings = append(o.Warnings, d.cache.TakeWarnings()...)
