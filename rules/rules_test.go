@@ -32,6 +32,7 @@ import (
 //	                          inputs+=x,y  has these inputs
 //	                          inputs-=x,y  has none of these
 //	                          cmd~=REGEXP  argv joined by spaces matches
+//	                          env=K:V    the environment sets K to V ("" unset)
 //	                          cases=a+b|c|  exact case mark sets ("|" between)
 //	# tests: LABEL ...        exactly these tests exist ("-" for none)
 //	# select: EXPR => LABEL ...  the mark expression selects exactly these
@@ -268,6 +269,11 @@ func checkWant(t *testing.T, g *Graph, w string) {
 		case "cmd~":
 			if got := strings.Join(test.Cmd, " "); !regexp.MustCompile(v).MatchString(got) {
 				t.Errorf("%s\n got cmd=%q", w, got)
+			}
+		case "env":
+			name, want, _ := strings.Cut(v, ":")
+			if got := test.Env[name]; got != want {
+				t.Errorf("%s\n got env %s=%q", w, name, got)
 			}
 		case "cases":
 			var sets []string

@@ -8,6 +8,8 @@ import (
 	"go.starlark.net/starlark"
 	"go.starlark.net/starlarkstruct"
 	"go.starlark.net/syntax"
+
+	"github.com/suite-run/suite/internal/markexpr"
 )
 
 // pytestBuiltinMarks are marks pytest (and pytest-timeout) give a meaning
@@ -186,9 +188,11 @@ func sortedSet(xs []string) []string {
 	return dedup(out)
 }
 
-// pytest_file_marks(path) returns the tests of a pytest file as a list of
-// struct(name, line, marks), marks being each test's user marks; see
-// readPytestMarks for what is read. A mark not registered in WORKSPACE is an
+// pytest_file_marks(path, select = "") returns the tests of a pytest file
+// as a list of struct(name, line, marks), marks being each test's user
+// marks; see readPytestMarks for what is read. select is the project's own
+// mark expression: only the tests it selects are returned (see
+// selectCases). A mark not registered in WORKSPACE is an
 // error naming the file, line and the nearest registered mark, as for
 // test(marks = ...).
 func pytestFileMarksFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -196,8 +200,8 @@ func pytestFileMarksFn(thread *starlark.Thread, b *starlark.Builtin, args starla
 	if err != nil {
 		return nil, err
 	}
-	var file string
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &file); err != nil {
+	var file, selectExpr string
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "path", &file, "select?", &selectExpr); err != nil {
 		return nil, err
 	}
 	rel, err := p.wsPath(b.Name(), "path", file)
@@ -220,6 +224,7 @@ func pytestFileMarksFn(thread *starlark.Thread, b *starlark.Builtin, args starla
 			return nil, userError(thread, "%s: %s: %s, used in this pytest file; register it in WORKSPACE or fix the name", b.Name(), pos, msg)
 		}
 	}
+	cases = selectCases(cases, selectExpr)
 	out := make([]starlark.Value, len(cases))
 	for i, c := range cases {
 		out[i] = starlarkstruct.FromStringDict(starlark.String("pytest_case"), starlark.StringDict{
@@ -229,6 +234,32 @@ func pytestFileMarksFn(thread *starlark.Thread, b *starlark.Builtin, args starla
 		})
 	}
 	return starlark.NewList(out), nil
+}
+
+// selectCases keeps the cases the project's own mark expression (its
+// addopts -m) selects: pytest deselects the others whatever suite asks,
+// so they must not make suite select the file. When it selects none, or
+// cannot be read here (pytest's newer grammar, marks with arguments), every
+// case is kept and pytest decides at run time: a file is never dropped on
+// the strength of a static reading.
+func selectCases(cases []pyTestCase, expr string) []pyTestCase {
+	if strings.TrimSpace(expr) == "" {
+		return cases
+	}
+	e, err := markexpr.Parse(expr)
+	if err != nil {
+		return cases
+	}
+	var kept []pyTestCase
+	for _, c := range cases {
+		if e.Eval(func(name string) bool { return contains(c.marks, name) }) {
+			kept = append(kept, c)
+		}
+	}
+	if len(kept) == 0 {
+		return cases
+	}
+	return kept
 }
 
 // PytestMarksUsed returns the user marks a pytest file writes (as

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"maps"
 	"path"
 	"regexp"
@@ -9,6 +10,7 @@ import (
 	"strings"
 
 	"go.starlark.net/starlark"
+	"go.starlark.net/starlarkstruct"
 )
 
 // pyLine is one logical line of Python source: physical lines joined where
@@ -273,8 +275,8 @@ var pyConfigFiles = []string{"pytest.ini", ".pytest.ini", "pyproject.toml", "set
 // Where a file imports by computed name (importlib.import_module(name)),
 // its imports cannot be read, and every .py file of the roots is included.
 // roots default to the package folder, its src/ folder when there is one,
-// and the pythonpath option of pytest.ini, pyproject.toml, setup.cfg or
-// tox.ini in the package folder.
+// the pythonpath option of the configuration pytest uses, and the package
+// folders of the project's build configuration (see pytest_config).
 func pyTestInputsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	p, err := pkgOnly(thread, b.Name())
 	if err != nil {
@@ -289,23 +291,9 @@ func pyTestInputsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 		return nil, err
 	}
 	t := newSourceTree(p.ev)
-	var roots []string
-	if rootsV != nil && rootsV != starlark.None {
-		rs, err := wantStrings(b.Name(), "roots", rootsV)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range rs {
-			rel := p.pkg
-			if r != "." {
-				if rel, err = p.wsPath(b.Name(), "roots", r); err != nil {
-					return nil, userError(thread, "%v", err)
-				}
-			}
-			roots = append(roots, rel)
-		}
-	} else {
-		roots = defaultPyRoots(t, p.pkg)
+	roots, err := pyRootsArg(p, b.Name(), rootsV, t)
+	if err != nil {
+		return nil, userError(thread, "%v", err)
 	}
 	c := &pyCloser{tree: t, roots: roots, pkg: p.pkg, parsed: map[string]pyImports{}}
 	d := starlark.NewDict(len(srcs))
@@ -330,24 +318,40 @@ func pyTestInputsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	return d, nil
 }
 
-var pythonpathRe = regexp.MustCompile(`(?m)^\s*pythonpath\s*=\s*(.*)$`)
+// pyRootsArg reads the roots argument of the Python built-ins: folders
+// relative to the package, or defaultPyRoots when it is None.
+func pyRootsArg(p *pkgState, fn string, v starlark.Value, t *sourceTree) ([]string, error) {
+	if v == nil || v == starlark.None {
+		return defaultPyRoots(t, p.pkg), nil
+	}
+	rs, err := wantStrings(fn, "roots", v)
+	if err != nil {
+		return nil, err
+	}
+	var roots []string
+	for _, r := range rs {
+		rel := p.pkg
+		if r != "." {
+			if rel, err = p.wsPath(fn, "roots", r); err != nil {
+				return nil, err
+			}
+		}
+		roots = append(roots, rel)
+	}
+	return roots, nil
+}
 
+// defaultPyRoots are the package folder, its src/ folder, and the folders
+// that hold the project's own code (see pyProjects.at).
 func defaultPyRoots(t *sourceTree, pkg string) []string {
 	roots := []string{pkg}
 	if src := path.Join(pkg, "src"); t.isDir(src) {
 		roots = append(roots, src)
 	}
-	for _, cfg := range []string{"pytest.ini", ".pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini"} {
-		src, err := t.read(path.Join(pkg, cfg))
-		if err != nil {
-			continue
-		}
-		for _, m := range pythonpathRe.FindAllStringSubmatch(string(src), -1) {
-			v := strings.NewReplacer("[", " ", "]", " ", ",", " ", "\"", " ", "'", " ").Replace(m[1])
-			for _, f := range strings.Fields(v) {
-				if d, ok := localDir(pkg, "./"+f); ok && t.isDir(d) {
-					roots = append(roots, d)
-				}
+	if proj, err := newPyProjects(t).at(pkg); err == nil {
+		for _, d := range proj.importDirs {
+			if !slices.Contains(roots, d) {
+				roots = append(roots, d)
 			}
 		}
 	}
@@ -362,6 +366,12 @@ type pyCloser struct {
 	pkg    string
 	parsed map[string]pyImports
 	all    []string // every .py file below the roots, computed on demand
+	// unresolved records, per test file, the absolute imports of its
+	// closure found nowhere on its own search path (the standard library,
+	// installed packages, or a module only a shared pytest process finds),
+	// and the search path itself.
+	unresolved map[string][]string
+	searched   map[string][]string
 }
 
 func (c *pyCloser) imports(rel string) pyImports {
@@ -431,8 +441,12 @@ func (c *pyCloser) inputs(test string) []string {
 			}
 		}
 		for _, imp := range im.imports {
-			for _, g := range c.resolve(f, imp, search) {
+			found := c.resolve(f, imp, search)
+			for _, g := range found {
 				add(g)
+			}
+			if len(found) == 0 && imp.level == 0 && imp.module != "" && c.unresolved != nil {
+				c.unresolved[test] = append(c.unresolved[test], imp.module)
 			}
 		}
 		fdir := path.Dir(f)
@@ -443,6 +457,9 @@ func (c *pyCloser) inputs(test string) []string {
 				}
 			}
 		}
+	}
+	if c.searched != nil {
+		c.searched[test] = search
 	}
 	return slices.Sorted(maps.Keys(set))
 }
@@ -559,4 +576,98 @@ func (c *pyCloser) allPy() []string {
 func pyDescend(rel string) bool {
 	b := path.Base(rel)
 	return !strings.HasPrefix(b, ".") && b != "__pycache__" && b != "venv" && b != "site-packages" && b != "node_modules"
+}
+
+// pytest_shared_imports(srcs, roots = None) returns, for each test file in
+// srcs whose run alone cannot find a module that a shared pytest process
+// would, a list of struct(module, note): the module imports nowhere on the
+// file's own search path (see py_test_inputs), but is found in the folder
+// that pytest's "prepend" import mode puts on sys.path when it collects
+// another test file of srcs. In one pytest process over all the files the
+// import works only after that file was collected: the file is
+// order-dependent, and passes only in a shared process. Files without such
+// an import are left out of the dict.
+func pytestSharedImportsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
+	p, err := pkgOnly(thread, b.Name())
+	if err != nil {
+		return nil, err
+	}
+	var srcsV, rootsV starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "srcs", &srcsV, "roots?", &rootsV); err != nil {
+		return nil, err
+	}
+	srcs, err := wantStrings(b.Name(), "srcs", srcsV)
+	if err != nil {
+		return nil, err
+	}
+	t := newSourceTree(p.ev)
+	roots, err := pyRootsArg(p, b.Name(), rootsV, t)
+	if err != nil {
+		return nil, userError(thread, "%v", err)
+	}
+	c := &pyCloser{tree: t, roots: roots, pkg: p.pkg, parsed: map[string]pyImports{},
+		unresolved: map[string][]string{}, searched: map[string][]string{}}
+	rels := make([]string, len(srcs))
+	// the folders pytest puts on sys.path while collecting, and the first
+	// test file (in collection order) that puts each there
+	firstIn := map[string]string{}
+	var bases []string
+	for i, s := range srcs {
+		rel, err := p.wsPath(b.Name(), "srcs", s)
+		if err != nil {
+			return nil, userError(thread, "%v", err)
+		}
+		if !t.isFile(rel) {
+			return nil, userError(thread, "%s: srcs: %q does not exist", b.Name(), s)
+		}
+		rels[i] = rel
+	}
+	sorted := slices.Clone(rels)
+	slices.Sort(sorted)
+	for _, rel := range sorted {
+		if d := c.baseDir(rel); firstIn[d] == "" {
+			firstIn[d] = rel
+			bases = append(bases, d)
+		}
+	}
+	d := starlark.NewDict(0)
+	for i, rel := range rels {
+		c.inputs(rel)
+		var notes []starlark.Value
+		seen := map[string]bool{}
+		for _, mod := range c.unresolved[rel] {
+			if seen[mod] {
+				continue
+			}
+			seen[mod] = true
+			for _, base := range bases {
+				if slices.Contains(c.searched[rel], base) {
+					continue
+				}
+				files, dir, ok := c.findModule(base, strings.Split(mod, "."))
+				if !ok || len(files) == 0 && dir == "" {
+					continue
+				}
+				where := base
+				if where == "" {
+					where = "the workspace root"
+				} else {
+					where += "/"
+				}
+				note := fmt.Sprintf("%s imports %s, which only %s holds: one pytest process finds it there after collecting %s (prepend import mode puts that folder on sys.path), a run of this file alone does not. The file passes only in a shared process: order-dependent. To make it independent, add that folder to pytest's pythonpath option or import the module by its package.",
+					p.srcPath(rel), mod, where, p.srcPath(firstIn[base]))
+				notes = append(notes, starlarkstruct.FromStringDict(starlark.String("pytest_shared_import"), starlark.StringDict{
+					"module": starlark.String(mod),
+					"note":   starlark.String(note),
+				}))
+				break
+			}
+		}
+		if len(notes) > 0 {
+			if err := d.SetKey(starlark.String(srcs[i]), starlark.NewList(notes)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return d, nil
 }

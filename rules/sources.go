@@ -22,9 +22,12 @@ import (
 // and returns paths the way srcs takes them: relative to the calling
 // package when the file lies inside it, "//"-rooted otherwise.
 var sourceBuiltins = starlark.StringDict{
-	"go_packages_info":  starlark.NewBuiltin("go_packages_info", goPackagesInfoFn),
-	"pytest_file_marks": starlark.NewBuiltin("pytest_file_marks", pytestFileMarksFn),
-	"py_test_inputs":    starlark.NewBuiltin("py_test_inputs", pyTestInputsFn),
+	"go_packages_info":      starlark.NewBuiltin("go_packages_info", goPackagesInfoFn),
+	"pytest_file_marks":     starlark.NewBuiltin("pytest_file_marks", pytestFileMarksFn),
+	"py_test_inputs":        starlark.NewBuiltin("py_test_inputs", pyTestInputsFn),
+	"pytest_config":         starlark.NewBuiltin("pytest_config", pytestConfigFn),
+	"pytest_collect":        starlark.NewBuiltin("pytest_collect", pytestCollectFn),
+	"pytest_shared_imports": starlark.NewBuiltin("pytest_shared_imports", pytestSharedImportsFn),
 }
 
 // userPos is where a source built-in's error is reported: the innermost

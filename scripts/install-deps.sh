@@ -1,12 +1,16 @@
 #!/usr/bin/env bash
 # Installs, where missing, what the example monorepo and suite's own tests
-# run: pytest and pytest-xdist for Debian's python3, node, and nginx (the
-# HTTP remote cache tests). Needs root and apt-get; otherwise it says what
+# run: pytest and pytest-xdist for Debian's python3, venv, pip and
+# setuptools (pytest scripts install a package into a virtualenv, offline),
+# node, and nginx (the HTTP remote cache tests). Needs root and apt-get; otherwise it says what
 # is missing and leaves the rest to the caller.
 set -euo pipefail
 need=()
 [ -x /usr/bin/pytest ] || python3 -c 'import pytest' >/dev/null 2>&1 || need+=(python3-pytest)
 [ -d /usr/lib/python3/dist-packages/xdist ] || python3 -c 'import xdist' >/dev/null 2>&1 || need+=(python3-pytest-xdist)
+/usr/bin/python3 -c 'import ensurepip' >/dev/null 2>&1 || need+=(python3-venv)
+/usr/bin/python3 -c 'import pip' >/dev/null 2>&1 || need+=(python3-pip)
+/usr/bin/python3 -c 'import setuptools' >/dev/null 2>&1 || need+=(python3-setuptools)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/suite-run/suite/internal/lang/python"
 	"github.com/suite-run/suite/internal/lint"
 	"github.com/suite-run/suite/internal/workspace"
 	"github.com/suite-run/suite/rules"
@@ -92,10 +93,7 @@ type repoScan struct {
 }
 
 var (
-	iniMarkersRe     = regexp.MustCompile(`(?m)^markers\s*=\s*\n?((?:[ \t]+.*\n?)*)`)
-	tomlMarkersRe    = regexp.MustCompile(`(?s)markers\s*=\s*\[(.*?)\]`)
-	addIniMarkerRe   = regexp.MustCompile(`addinivalue_line\(\s*["']markers["']\s*,\s*["']([^"']+)["']`)
-	tomlStringRe     = regexp.MustCompile(`"([^"]*)"|'([^']*)'`)
+	addIniMarkerRe   = regexp.MustCompile(`addinivalue_line\(\s*["']markers["']\s*,\s*("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')`)
 	nodeTestImportRe = regexp.MustCompile(`['"]node:test['"]`)
 )
 
@@ -148,7 +146,7 @@ func scanRepo(top string) (*repoScan, error) {
 		case name == "conftest.py":
 			if src, err := os.ReadFile(p); err == nil {
 				for _, m := range addIniMarkerRe.FindAllStringSubmatch(string(src), -1) {
-					s.addMarker(m[1])
+					s.addMarker(pyStringValue(m[1]))
 				}
 			}
 		case strings.HasSuffix(name, ".py") && (strings.HasPrefix(name, "test_") || strings.HasSuffix(name, "_test.py")):
@@ -202,39 +200,41 @@ func isNodeTestName(name string) bool {
 		strings.HasSuffix(base, "-test") || strings.HasSuffix(base, "_test")
 }
 
-// readMarkers registers the markers a pytest configuration file declares.
+// readMarkers registers the markers a pytest configuration file declares,
+// read as pytest reads them. A file pytest could not parse gives none:
+// init writes what it can, and pytest will name the error itself.
 func (s *repoScan) readMarkers(file, name string) {
 	src, err := os.ReadFile(file)
 	if err != nil {
 		return
 	}
-	text := string(src)
-	if name == "pyproject.toml" {
-		if !strings.Contains(text, "[tool.pytest") {
-			return
-		}
-		if m := tomlMarkersRe.FindStringSubmatch(text); m != nil {
-			for _, q := range tomlStringRe.FindAllStringSubmatch(m[1], -1) {
-				s.addMarker(q[1] + q[2])
-			}
-		}
+	cfg, err := python.ParsePytestConfig(name, src)
+	if err != nil || cfg == nil {
 		return
 	}
-	for _, m := range iniMarkersRe.FindAllStringSubmatch(text, -1) {
-		for _, line := range strings.Split(m[1], "\n") {
-			if line = strings.TrimSpace(line); line != "" {
-				s.addMarker(line)
-			}
-		}
+	for _, m := range cfg.Markers() {
+		s.addMarker(m.Name + ": " + m.Doc)
 	}
+}
+
+// pyStringValue is the value of a one-line Python string literal, quotes
+// removed and backslash escapes of quotes and backslashes undone.
+func pyStringValue(lit string) string {
+	body := lit[1 : len(lit)-1]
+	var b strings.Builder
+	for i := 0; i < len(body); i++ {
+		if body[i] == '\\' && i+1 < len(body) && strings.ContainsRune(`\\'"`, rune(body[i+1])) {
+			i++
+		}
+		b.WriteByte(body[i])
+	}
+	return b.String()
 }
 
 // addMarker takes a pytest marker line, "name: doc" or "name(arg): doc".
 func (s *repoScan) addMarker(line string) {
-	name, doc, _ := strings.Cut(line, ":")
-	name, _, _ = strings.Cut(strings.TrimSpace(name), "(")
-	if rules.ValidMarkName(name) {
-		s.marks[name] = strings.TrimSpace(doc)
+	if m, ok := python.ParseMarker(line); ok && rules.ValidMarkName(m.Name) {
+		s.marks[m.Name] = m.Doc
 	}
 }
 

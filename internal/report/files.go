@@ -108,11 +108,18 @@ func (j *JSONLines) Handle(e sched.Event) {
 		}
 		v = rs
 	case sched.ActionEnd:
-		cs := make([]jsonCase, 0, len(e.Outcome.Cases))
-		for _, c := range e.Outcome.Cases {
+		o := e.Outcome
+		if o.Cached && len(o.Cases) == 0 {
+			// A hit's cases are in its stored XML (or go test -json log),
+			// read only when a report asks for them: they are the cases
+			// as they were when the test ran.
+			o.ReadCases(e.Action.Argv)
+		}
+		cs := make([]jsonCase, 0, len(o.Cases))
+		for _, c := range o.Cases {
 			cs = append(cs, jsonCase{c.Name, c.Class, string(c.Status), c.Duration.Seconds(), c.Message})
 		}
-		a, o := e.Action, e.Outcome
+		a := e.Action
 		v = jsonTestResult{"test_result", a.Label.String(), a.Shard, a.Shards, a.Run, o.Status.String(), o.Cached,
 			o.Duration.Seconds(), e.Attempts, e.Slot, o.ExitCode, o.Signal, o.LogPath, cs}
 	case sched.Warning:
@@ -161,12 +168,10 @@ func (j *JUnit) Handle(e sched.Event) {
 		return
 	}
 	o := end.Outcome
-	cs := o.Cases
-	if len(cs) == 0 && o.XMLPath != "" {
-		if data, err := os.ReadFile(o.XMLPath); err == nil {
-			cs, _ = cases.ParseJUnit(data) // a cached result's XML, read only when asked for
-		}
+	if o.Cached && len(o.Cases) == 0 {
+		o.ReadCases(end.Action.Argv) // a hit's stored cases, read only when asked for
 	}
+	cs := o.Cases
 	if len(cs) == 0 {
 		status := cases.StatusPassed
 		switch o.Status {
