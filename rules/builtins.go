@@ -48,7 +48,7 @@ type pkgState struct {
 
 	files   []workspace.Entry // package files, listed on the first glob()
 	warned  map[string]bool   // reports a glob matched, warned about once
-	globbed map[string]bool // workspace-relative paths glob() returned: known to exist
+	globbed map[string]bool   // workspace-relative paths glob() returned: known to exist
 	tests   []*Test
 	groups  []*Group
 	suites  []*Suite

@@ -62,9 +62,9 @@ type graphRecord struct {
 	Tests                       []*Test
 	Groups                      []*Group
 	Suites                      []suiteRecord
-	GlobWarnings                  []*Error
+	GlobWarnings                []*Error
 	MarkFiles, TestFiles, Files []string // Files: the groups'
-	GlobWarningFiles              []string
+	GlobWarningFiles            []string
 }
 
 type suiteRecord struct {
