@@ -600,13 +600,13 @@ func (p *pkgState) glob(thread *starlark.Thread, include, exclude []string) ([]s
 			if err := match(rooted, p.ev.scan.TreeEntries(base), "//"); err != nil {
 				return nil, fmt.Errorf("glob: %v", err)
 			}
-			p.outputDirHit(thread, rooted, "")
+			p.outputDirHit(thread, pat, rooted, "")
 			continue
 		}
 		if err := match(pat, p.packageEntries(), ""); err != nil {
 			return nil, fmt.Errorf("glob: %v", err)
 		}
-		p.outputDirHit(thread, pat, p.pkg)
+		p.outputDirHit(thread, pat, pat, p.pkg)
 	}
 	var out []string
 	for m := range set {
@@ -665,8 +665,8 @@ func (p *pkgState) reportHit(thread *starlark.Thread, pat, file, prefix string) 
 
 // outputDirHit warns about a pattern that names suite's output folder:
 // nothing in it is ever matched.
-func (p *pkgState) outputDirHit(thread *starlark.Thread, pat, pkg string) {
-	base, _ := doublestar.SplitPattern(pat)
+func (p *pkgState) outputDirHit(thread *starlark.Thread, pat, bare, pkg string) {
+	base, _ := doublestar.SplitPattern(bare)
 	if workspace.InOutputDir(path.Join(pkg, base)) {
 		p.empty = append(p.empty, &Error{Pos: callPos(thread), Msg: fmt.Sprintf(
 			"glob: %q names %s, suite's own output folder, which is never an input", pat, workspace.OutputDir)})

@@ -154,7 +154,9 @@ func (s *Scan) resolve(rel string) (links []string, real string, dir bool, err e
 			continue
 		}
 		if hops++; hops > maxLinkHops {
-			return nil, "", false, fmt.Errorf("%s: too many levels of symlinks (a cycle of links?)", rel)
+			// A cycle of links: it leads nowhere, in the exec root as in
+			// the tree (ELOOP), so it is kept as the links alone.
+			return links, "", false, nil
 		}
 		text, err := LinkText(s.root, cur)
 		if err != nil {
