@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -250,6 +252,14 @@ func (p *pkgState) resolveSrcs(fn string, srcs []string) ([]string, error) {
 			return nil, fmt.Errorf("%s: srcs: %q is a report a run of suite wrote (--json, --junit or --profile), which is never an input; write reports elsewhere", fn, s)
 		}
 		fi, err := workspace.StatInput(p.ev.root, rel)
+		if err == nil && fi.IsDir() {
+			// A symlink to a folder is an input of its own: it brings the
+			// folder's files (see workspace.Scan.Inputs).
+			if li, lerr := os.Lstat(filepath.Join(p.ev.root, filepath.FromSlash(rel))); lerr == nil && li.Mode()&fs.ModeSymlink != 0 {
+				out = append(out, rel)
+				continue
+			}
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("%s: srcs: %q does not exist (paths are relative to the package %q; use glob() for optional files)", fn, s, "//"+p.pkg)
