@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -46,13 +48,14 @@ type pkgState struct {
 	file  string
 	names map[string]syntax.Position // target and suite names in use
 
-	files   []string        // package files, listed on the first glob()
-	globbed map[string]bool // workspace-relative paths glob() returned: known to exist
+	files   []workspace.Entry // package files, listed on the first glob()
+	warned  map[string]bool   // reports a glob matched, warned about once
+	globbed map[string]bool   // workspace-relative paths glob() returned: known to exist
 	tests   []*Test
 	groups  []*Group
 	suites  []*Suite
 	errs    ErrorList
-	empty   []*Error // glob() calls that matched nothing
+	empty   []*Error // warnings about glob() calls: matched nothing, or matched a report suite wrote
 }
 
 func merge(dicts ...starlark.StringDict) starlark.StringDict {
@@ -242,7 +245,21 @@ func (p *pkgState) resolveSrcs(fn string, srcs []string) ([]string, error) {
 				return nil, fmt.Errorf("%s: srcs: %v", fn, err)
 			}
 		}
+		switch {
+		case workspace.InOutputDir(rel):
+			return nil, fmt.Errorf("%s: srcs: %q is in %s, suite's own output folder, which is never an input", fn, s, workspace.OutputDir)
+		case p.ev.scan.IsReport(rel):
+			return nil, fmt.Errorf("%s: srcs: %q is a report a run of suite wrote (--json, --junit or --profile), which is never an input; write reports elsewhere", fn, s)
+		}
 		fi, err := workspace.StatInput(p.ev.root, rel)
+		if err == nil && fi.IsDir() {
+			// A symlink to a folder is an input of its own: it brings the
+			// folder's files (see workspace.Scan.Inputs).
+			if li, lerr := os.Lstat(filepath.Join(p.ev.root, filepath.FromSlash(rel))); lerr == nil && li.Mode()&fs.ModeSymlink != 0 {
+				out = append(out, rel)
+				continue
+			}
+		}
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 			return nil, fmt.Errorf("%s: srcs: %q does not exist (paths are relative to the package %q; use glob() for optional files)", fn, s, "//"+p.pkg)
@@ -532,7 +549,7 @@ func globFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 			return nil, err
 		}
 	}
-	matches, err := p.glob(inc, exc)
+	matches, err := p.glob(thread, inc, exc)
 	if err != nil {
 		return nil, err
 	}
@@ -551,7 +568,7 @@ func globFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 
 // glob matches doublestar patterns against the package's own files, or,
 // for patterns starting with "//", against the workspace from the root.
-func (p *pkgState) glob(include, exclude []string) ([]string, error) {
+func (p *pkgState) glob(thread *starlark.Thread, include, exclude []string) ([]string, error) {
 	for _, pat := range append(append([]string(nil), include...), exclude...) {
 		bare := strings.TrimPrefix(pat, "//")
 		if !doublestar.ValidatePattern(bare) || bare == "" {
@@ -562,28 +579,44 @@ func (p *pkgState) glob(include, exclude []string) ([]string, error) {
 		}
 	}
 	set := map[string]bool{}
+	// A glob matches files and symlinks by their own path. It does not
+	// descend into a symlinked folder (as doublestar's WithNoFollow, and
+	// unlike Bazel, whose glob follows links and so can loop or pick up its
+	// own output links): the link, as an input, brings its folder's files.
+	match := func(pat string, entries []workspace.Entry, prefix string) error {
+		for _, e := range entries {
+			if !doublestar.MatchUnvalidated(pat, e.Path) {
+				continue
+			}
+			switch {
+			case e.Err != nil:
+				return e.Err
+			case e.Report:
+				if !excluded(prefix+e.Path, exclude) {
+					p.reportHit(thread, pat, e.Path, prefix)
+				}
+			default:
+				set[prefix+e.Path] = true
+			}
+		}
+		return nil
+	}
 	for _, pat := range include {
 		if rooted, ok := strings.CutPrefix(pat, "//"); ok {
-			files, err := p.rootedFiles(rooted)
-			if err != nil {
+			base, _ := doublestar.SplitPattern(rooted)
+			if base == "." {
+				base = ""
+			}
+			if err := match(rooted, p.ev.scan.TreeEntries(base), "//"); err != nil {
 				return nil, fmt.Errorf("glob: %v", err)
 			}
-			for _, f := range files {
-				if doublestar.MatchUnvalidated(rooted, f) {
-					set["//"+f] = true
-				}
-			}
+			p.outputDirHit(thread, pat, rooted, "")
 			continue
 		}
-		files, err := p.packageFiles()
-		if err != nil {
+		if err := match(pat, p.packageEntries(), ""); err != nil {
 			return nil, fmt.Errorf("glob: %v", err)
 		}
-		for _, f := range files {
-			if doublestar.MatchUnvalidated(pat, f) {
-				set[f] = true
-			}
-		}
+		p.outputDirHit(thread, pat, pat, p.pkg)
 	}
 	var out []string
 	for m := range set {
@@ -616,25 +649,38 @@ func excluded(m string, exclude []string) bool {
 	return false
 }
 
-func (p *pkgState) packageFiles() ([]string, error) {
+func (p *pkgState) packageEntries() []workspace.Entry {
 	if p.files == nil {
-		files, err := p.ev.scan.PackageFiles(p.pkg)
-		if err != nil {
-			return nil, err
+		p.files = p.ev.scan.PackageEntries(p.pkg)
+		if p.files == nil {
+			p.files = []workspace.Entry{}
 		}
-		p.files = append(files, []string{}...)
 	}
-	return p.files, nil
+	return p.files
 }
 
-// rootedFiles lists workspace files below the static prefix of a rooted
-// pattern, across package boundaries, as workspace-relative paths.
-func (p *pkgState) rootedFiles(pattern string) ([]string, error) {
-	base, _ := doublestar.SplitPattern(pattern)
-	if base == "." {
-		base = ""
+// reportHit warns that a glob matched a file a run of suite wrote into the
+// tree (--json, --junit, --profile): it is left out, as every run would
+// otherwise change an input of the next.
+func (p *pkgState) reportHit(thread *starlark.Thread, pat, file, prefix string) {
+	if !p.warned[file] {
+		if p.warned == nil {
+			p.warned = map[string]bool{}
+		}
+		p.warned[file] = true
+		p.empty = append(p.empty, &Error{Pos: callPos(thread), Msg: fmt.Sprintf(
+			"glob: %q matches %s, a report a run of suite wrote (--json, --junit or --profile); suite's own output is never an input, so it is left out (write reports outside the package, or exclude them)", pat, prefix+file)})
 	}
-	return p.ev.scan.TreeFiles(base)
+}
+
+// outputDirHit warns about a pattern that names suite's output folder:
+// nothing in it is ever matched.
+func (p *pkgState) outputDirHit(thread *starlark.Thread, pat, bare, pkg string) {
+	base, _ := doublestar.SplitPattern(bare)
+	if workspace.InOutputDir(path.Join(pkg, base)) {
+		p.empty = append(p.empty, &Error{Pos: callPos(thread), Msg: fmt.Sprintf(
+			"glob: %q names %s, suite's own output folder, which is never an input", pat, workspace.OutputDir)})
+	}
 }
 
 // clip shortens a user's string for an error message.

@@ -181,9 +181,9 @@ func load(root string, reads *workspace.Reads) (*Graph, error) {
 		g.Tests = append(g.Tests, p.tests...)
 		g.Groups = append(g.Groups, p.groups...)
 		g.Suites = append(g.Suites, p.suites...)
-		g.emptyGlobs = append(g.emptyGlobs, p.empty...)
+		g.globWarnings = append(g.globWarnings, p.empty...)
 	}
-	errs = append(errs, g.link()...)
+	errs = append(errs, g.link(ev.scan.Inputs)...)
 	if len(errs) > 0 {
 		errs.sort()
 		return nil, errs

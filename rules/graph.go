@@ -9,8 +9,9 @@ import (
 
 // link runs once every package is evaluated: it sorts the targets, checks
 // that suite names are unique and every dep exists, and computes each
-// test's Inputs.
-func (g *Graph) link() ErrorList {
+// test's Inputs: its declared files, deps' included, as inputs expands
+// them (nil: as declared).
+func (g *Graph) link(inputs func(declared []string) ([]string, error)) ErrorList {
 	var errs ErrorList
 	sort.Slice(g.Tests, func(i, j int) bool { return label.Less(g.Tests[i].Label, g.Tests[j].Label) })
 	sort.Slice(g.Groups, func(i, j int) bool { return label.Less(g.Groups[i].Label, g.Groups[j].Label) })
@@ -37,8 +38,8 @@ func (g *Graph) link() ErrorList {
 		nodes[gr.Label] = &node{srcs: gr.Srcs, deps: gr.Deps}
 		names = append(names, gr.Label.String())
 	}
-	var inputs func(l label.Label, chain []label.Label) ([]string, error)
-	inputs = func(l label.Label, chain []label.Label) ([]string, error) {
+	var declared func(l label.Label, chain []label.Label) ([]string, error)
+	declared = func(l label.Label, chain []label.Label) ([]string, error) {
 		n := nodes[l]
 		switch n.state {
 		case 2:
@@ -52,7 +53,7 @@ func (g *Graph) link() ErrorList {
 			if nodes[d] == nil {
 				return nil, fmt.Errorf("dep %q (of %s) does not exist%s", d.String(), l, didYouMean(d.String(), names))
 			}
-			in, err := inputs(d, append(chain, l))
+			in, err := declared(d, append(chain, l))
 			if err != nil {
 				return nil, err
 			}
@@ -63,7 +64,10 @@ func (g *Graph) link() ErrorList {
 		return n.inputs, nil
 	}
 	for _, t := range g.Tests {
-		in, err := inputs(t.Label, nil)
+		in, err := declared(t.Label, nil)
+		if err == nil && inputs != nil {
+			in, err = inputs(in)
+		}
 		if err != nil {
 			errs = append(errs, &Error{Pos: t.Pos, Msg: fmt.Sprintf("test %q: %v", t.Label.Name, err)})
 			continue
@@ -71,7 +75,7 @@ func (g *Graph) link() ErrorList {
 		t.Inputs = in
 	}
 	for _, gr := range g.Groups {
-		if _, err := inputs(gr.Label, nil); err != nil {
+		if _, err := declared(gr.Label, nil); err != nil {
 			errs = append(errs, &Error{Pos: gr.Pos, Msg: fmt.Sprintf("files %q: %v", gr.Label.Name, err)})
 		}
 	}

@@ -62,9 +62,9 @@ type graphRecord struct {
 	Tests                       []*Test
 	Groups                      []*Group
 	Suites                      []suiteRecord
-	EmptyGlobs                  []*Error
+	GlobWarnings                []*Error
 	MarkFiles, TestFiles, Files []string // Files: the groups'
-	EmptyGlobFiles              []string
+	GlobWarningFiles            []string
 }
 
 type suiteRecord struct {
@@ -78,9 +78,9 @@ type suiteRecord struct {
 }
 
 func writeGraphCache(path, root, build string, g *Graph, reads *workspace.Reads) error {
-	rec := graphRecord{Config: g.Config, Marks: g.Marks, Tests: g.Tests, Groups: g.Groups, EmptyGlobs: g.emptyGlobs}
-	for _, e := range g.emptyGlobs {
-		rec.EmptyGlobFiles = append(rec.EmptyGlobFiles, e.Pos.Filename())
+	rec := graphRecord{Config: g.Config, Marks: g.Marks, Tests: g.Tests, Groups: g.Groups, GlobWarnings: g.globWarnings}
+	for _, e := range g.globWarnings {
+		rec.GlobWarningFiles = append(rec.GlobWarningFiles, e.Pos.Filename())
 	}
 	for _, m := range g.Marks {
 		rec.MarkFiles = append(rec.MarkFiles, m.Pos.Filename())
@@ -136,10 +136,10 @@ func decodeGraphCache(body []byte, root, build string) (*Graph, error) {
 		return nil, errStaleGraph
 	}
 	if len(rec.MarkFiles) != len(rec.Marks) || len(rec.TestFiles) != len(rec.Tests) ||
-		len(rec.Files) != len(rec.Groups) || len(rec.EmptyGlobFiles) != len(rec.EmptyGlobs) {
+		len(rec.Files) != len(rec.Groups) || len(rec.GlobWarningFiles) != len(rec.GlobWarnings) {
 		return nil, errStaleGraph
 	}
-	g := &Graph{Root: root, Config: rec.Config, Marks: rec.Marks, Tests: rec.Tests, Groups: rec.Groups, emptyGlobs: rec.EmptyGlobs}
+	g := &Graph{Root: root, Config: rec.Config, Marks: rec.Marks, Tests: rec.Tests, Groups: rec.Groups, globWarnings: rec.GlobWarnings}
 	// Positions share one string per file, as evaluation's do.
 	files := map[string]*string{}
 	file := func(name string) *string {
@@ -162,8 +162,8 @@ func decodeGraphCache(body []byte, root, build string) (*Graph, error) {
 	for i, gr := range g.Groups {
 		gr.Pos = at(rec.Files[i], gr.Pos.Line, gr.Pos.Col)
 	}
-	for i, e := range g.emptyGlobs {
-		e.Pos = at(rec.EmptyGlobFiles[i], e.Pos.Line, e.Pos.Col)
+	for i, e := range g.globWarnings {
+		e.Pos = at(rec.GlobWarningFiles[i], e.Pos.Line, e.Pos.Col)
 	}
 	for _, r := range rec.Suites {
 		s := &Suite{Name: r.Name, Pkg: r.Pkg, Pos: at(r.File, r.Line, r.Col), Targets: r.Targets,

@@ -55,8 +55,9 @@ type Test struct {
 	Cmd   []string        // argv; a string cmd is stored as ["/bin/sh", "-c", cmd]
 	Srcs  []string        // its own inputs, workspace-relative, sorted
 	Deps  []label.Label
-	// Inputs is every file the test declares: Srcs plus the files of its
-	// deps, transitively; workspace-relative, sorted and unique.
+	// Inputs is every file and symlink the test declares: Srcs plus the
+	// files of its deps, transitively, with what each symlink leads to (see
+	// workspace.Scan.Inputs); workspace-relative, sorted and unique.
 	Inputs    []string
 	Env       map[string]string
 	Marks     []string
@@ -118,7 +119,7 @@ type Graph struct {
 	Groups []*Group // sorted by label
 	Suites []*Suite // sorted by name
 
-	emptyGlobs []*Error // glob() calls that matched nothing, for Lint
+	globWarnings []*Error // glob() calls that matched nothing or a report suite wrote, for Lint
 }
 
 // Mark returns the registered mark with that name, or nil.

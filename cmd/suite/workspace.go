@@ -50,6 +50,27 @@ func (g *globalFlags) load() (*session, error) {
 	return &session{graph: graph, cwd: cwd, cwdPkg: cwdPkg}, nil
 }
 
+// recordReports lists the report files a run will write (paths relative
+// to the process's directory, as the files are opened) that lie inside the
+// workspace, so that evaluation leaves them out of every glob. Without a
+// workspace it does nothing: load says what is wrong.
+func (g *globalFlags) recordReports(files ...string) error {
+	dir := g.dir
+	if dir == "" {
+		dir = "."
+	}
+	root, err := workspace.FindRoot(dir)
+	if err != nil {
+		return nil
+	}
+	cwd, err := os.Getwd()
+	if err != nil {
+		return err
+	}
+	_, err = workspace.RecordReports(root, cwd, files)
+	return err
+}
+
 // filterFlags are -m and -k, shared by the commands that select tests.
 type filterFlags struct {
 	marks, keywords string

@@ -76,6 +76,10 @@ func change(what, o, c string) string {
 	case "env":
 		return fmt.Sprintf("%q -> %q", o, c)
 	case "input file":
+		const link = "symlink -> "
+		if strings.HasPrefix(o, link) || strings.HasPrefix(c, link) {
+			return describeLinkChange(strings.TrimPrefix(o, link), strings.HasPrefix(o, link), strings.TrimPrefix(c, link), strings.HasPrefix(c, link))
+		}
 		ox, cx := strings.HasSuffix(o, " +x"), strings.HasSuffix(c, " +x")
 		if ox != cx && strings.TrimSuffix(o, " +x") == strings.TrimSuffix(c, " +x") {
 			if cx {
@@ -86,4 +90,16 @@ func change(what, o, c string) string {
 		return "content"
 	}
 	return fmt.Sprintf("%s -> %s", o, c)
+}
+
+// describeLinkChange says how a symlink input changed: where it points, or
+// that it became (or stopped being) a symlink.
+func describeLinkChange(o string, oLink bool, c string, cLink bool) string {
+	switch {
+	case oLink && cLink:
+		return fmt.Sprintf("symlink now points to %s, was %s", c, o)
+	case cLink:
+		return "became a symlink to " + c
+	}
+	return "no longer a symlink (was to " + o + ")"
 }

@@ -44,7 +44,8 @@ const (
 
 // Key is an action's identity in the cache: the SHA-256 of its REAPI
 // Action, which covers the Command (argv, sorted environment, outputs,
-// platform), the Merkle tree of its inputs and tools, and a salt for the
+// platform), the Merkle tree of its inputs and tools (a symlink input as
+// its link text, a REAPI SymlinkNode), and a salt for the
 // settings REAPI has no field for (network mode, skip exit codes).
 //
 // Not in the key, by design: the timeout, the seed, the worker slot, the
@@ -69,6 +70,7 @@ type namedDigest struct {
 	path string // in the input tree
 	host string // where its content is on this machine
 	d    workspace.FileDigest
+	link string // a symlink's text; d is then empty
 }
 
 // Files maps each input blob's hash to a host path holding its content, for
@@ -78,7 +80,9 @@ func (k *Key) Files() map[string]string {
 	files := make(map[string]string, len(k.inputs)+len(k.toolInputs))
 	for _, list := range [][]namedDigest{k.inputs, k.toolInputs} {
 		for _, in := range list {
-			files[in.d.Hash] = in.host
+			if in.link == "" {
+				files[in.d.Hash] = in.host
+			}
 		}
 	}
 	return files
@@ -90,6 +94,10 @@ func (k *Key) Manifest() Manifest {
 	m := Manifest{Key: k.Hash, Argv: k.Command.Arguments, Env: map[string]string{},
 		Inputs: make(map[string]string, len(k.inputs)), Tools: k.tools, Salt: k.salt}
 	for _, in := range k.inputs {
+		if in.link != "" {
+			m.Inputs[in.path] = "symlink -> " + in.link
+			continue
+		}
 		m.Inputs[in.path] = describe(in.d)
 	}
 	for _, e := range k.Command.EnvironmentVariables {
@@ -103,7 +111,7 @@ type Manifest struct {
 	Key    string            `json:"key"`
 	Argv   []string          `json:"argv"`
 	Env    map[string]string `json:"env"`
-	Inputs map[string]string `json:"inputs"` // path -> "sha256/size", "+x" when executable
+	Inputs map[string]string `json:"inputs"` // path -> "sha256/size", "+x" when executable; "symlink -> text"
 	Tools  map[string]string `json:"tools"`  // name -> "path sha256/size"
 	Salt   string            `json:"salt"`
 }
@@ -137,11 +145,12 @@ type toolInfo struct {
 	err  error
 }
 
-// stats is what a key is computed from on disk: a stat of each input and
-// tool, all taken after recorded (Unix ns); changed is the latest change
-// time among them.
+// stats is what a key is computed from on disk: a stat of each input (or
+// the text of an input that is a symlink) and tool, all taken after
+// recorded (Unix ns); changed is the latest change time among them.
 type stats struct {
 	inputs            []workspace.FileStat
+	links             []string // by input: a symlink's text, "" for a file
 	tools             []toolInfo
 	recorded, changed int64
 }
@@ -153,9 +162,22 @@ func (k *Keyer) stat(a *Action) (*stats, error) {
 	}
 	s := &stats{inputs: make([]workspace.FileStat, len(a.Inputs)), recorded: now().UnixNano()}
 	for i, in := range a.Inputs {
-		st, err := workspace.StatFile(k.inputPath(in))
+		st, link, err := workspace.LstatFile(k.inputPath(in))
 		if err != nil {
 			return nil, fmt.Errorf("%s: input %s: %w", a.ID(), in, err)
+		}
+		if link {
+			// The text is read on every run, as a file's stat is: it is
+			// all a symlink's key holds, and there is no racy window.
+			text, err := workspace.LinkText(k.Root, in)
+			if err != nil {
+				return nil, fmt.Errorf("%s: input %v", a.ID(), err)
+			}
+			if s.links == nil {
+				s.links = make([]string, len(a.Inputs))
+			}
+			s.links[i] = text
+			continue
 		}
 		s.inputs[i] = st
 		s.changed = max(s.changed, st.Changed())
@@ -248,6 +270,12 @@ func (k *Keyer) fingerprint(a *Action, s *stats) fingerprint {
 	b = binary.AppendUvarint(b, uint64(len(a.Inputs)))
 	for i, in := range a.Inputs {
 		str(in)
+		if s.links != nil && s.links[i] != "" {
+			b = append(b, 'l')
+			str(s.links[i])
+			continue
+		}
+		b = append(b, 'f')
 		b = s.inputs[i].Append(b)
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.tools)))
@@ -270,11 +298,15 @@ func (k *Keyer) compute(a *Action, s *stats) (*Key, error) {
 	key := &Key{inputs: make([]namedDigest, 0, len(a.Inputs)), tools: map[string]string{}}
 	for i, in := range a.Inputs {
 		p := k.inputPath(in)
+		if s.links != nil && s.links[i] != "" {
+			key.inputs = append(key.inputs, namedDigest{path: in, host: p, link: s.links[i]})
+			continue
+		}
 		d, err := k.Digests.DigestStat(p, s.inputs[i])
 		if err != nil {
 			return nil, fmt.Errorf("%s: input %s: %w", a.ID(), in, err)
 		}
-		key.inputs = append(key.inputs, namedDigest{in, p, d})
+		key.inputs = append(key.inputs, namedDigest{path: in, host: p, d: d})
 	}
 	for i, name := range a.Test.Tools {
 		t := s.tools[i]
@@ -290,7 +322,7 @@ func (k *Keyer) compute(a *Action, s *stats) (*Key, error) {
 		key.tools[name] = t.path + " " + describe(d)
 		// Tools live in the key's tree under a folder no input can use
 		// (labels may not start with "."), so a changed binary misses.
-		key.toolInputs = append(key.toolInputs, namedDigest{path.Join(".suite-tools", name), t.path, d})
+		key.toolInputs = append(key.toolInputs, namedDigest{path: path.Join(".suite-tools", name), host: t.path, d: d})
 	}
 
 	cmd := &repb.Command{
@@ -462,6 +494,11 @@ func buildDir(inputs []namedDigest, prefixLen int, out map[string]*repb.Director
 	for i := 0; i < len(inputs); {
 		rest := inputs[i].path[prefixLen:]
 		slash := strings.IndexByte(rest, '/')
+		if slash < 0 && inputs[i].link != "" {
+			dir.Symlinks = append(dir.Symlinks, &repb.SymlinkNode{Name: rest, Target: inputs[i].link})
+			i++
+			continue
+		}
 		if slash < 0 {
 			d := inputs[i].d
 			dir.Files = append(dir.Files, &repb.FileNode{Name: rest, Digest: &repb.Digest{Hash: d.Hash, SizeBytes: d.Size}, IsExecutable: d.Executable})
@@ -482,6 +519,7 @@ func buildDir(inputs []namedDigest, prefixLen int, out map[string]*repb.Director
 	}
 	sort.Slice(dir.Files, func(i, j int) bool { return dir.Files[i].Name < dir.Files[j].Name })
 	sort.Slice(dir.Directories, func(i, j int) bool { return dir.Directories[i].Name < dir.Directories[j].Name })
+	sort.Slice(dir.Symlinks, func(i, j int) bool { return dir.Symlinks[i].Name < dir.Symlinks[j].Name })
 	b, err := Marshal(dir)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/suite-run/suite/internal/label"
@@ -343,5 +344,71 @@ func TestPlatformIsExactlyAsConfigured(t *testing.T) {
 	}
 	if k2.Hash == k.Hash {
 		t.Error("the platform is not in the key")
+	}
+}
+
+// TestSymlinkInputIsKeyedByItsText: a symlink input enters the input tree
+// as a REAPI SymlinkNode holding its text, so pointing it elsewhere is a
+// miss, through the memo too, while its target's content is the target's
+// own input's business.
+func TestSymlinkInputIsKeyedByItsText(t *testing.T) {
+	f := newFixture(t).withMemo(t)
+	link := filepath.Join(f.root, "pkg/link.txt")
+	if err := os.Symlink("a.txt", link); err != nil {
+		t.Fatal(err)
+	}
+	test := baseTest()
+	test.Inputs = []string{"pkg/a.txt", "pkg/link.txt"}
+	k, err := f.keyer.Key(f.action(test))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pkgDir *repb.Directory
+	for _, d := range k.Dirs {
+		for _, s := range d.Symlinks {
+			if s.Name == "link.txt" {
+				pkgDir = d
+			}
+		}
+	}
+	if pkgDir == nil || pkgDir.Symlinks[0].Target != "a.txt" || len(pkgDir.Files) != 1 || pkgDir.Files[0].Name != "a.txt" {
+		t.Fatalf("want pkg/ to hold the file a.txt and the symlink link.txt -> a.txt, got %v", pkgDir)
+	}
+	if m := k.Manifest(); m.Inputs["pkg/link.txt"] != "symlink -> a.txt" {
+		t.Errorf("manifest says %q for the link", m.Inputs["pkg/link.txt"])
+	}
+	if _, ok := k.Files()[""]; ok {
+		t.Error("a symlink was offered as a blob to upload")
+	}
+
+	before := f.memoKey(t, test)
+	os.Remove(link)
+	if err := os.Symlink("b.txt", link); err != nil {
+		t.Fatal(err)
+	}
+	if after := f.memoKey(t, test); after == before {
+		t.Error("pointing the link elsewhere kept the key")
+	}
+
+	// An absolute link inside the workspace is keyed as its relative form.
+	os.Remove(link)
+	if err := os.Symlink(filepath.Join(f.root, "pkg/b.txt"), link); err != nil {
+		t.Fatal(err)
+	}
+	k2, err := f.keyer.Key(f.action(test))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := k2.Manifest().Inputs["pkg/link.txt"]; got != "symlink -> b.txt" {
+		t.Errorf("absolute link inside the workspace keyed as %q, want its relative form", got)
+	}
+
+	// One leading outside is an error, not a key.
+	os.Remove(link)
+	if err := os.Symlink("/etc/hostname", link); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.keyer.Key(f.action(test)); err == nil || !strings.Contains(err.Error(), "outside the workspace") {
+		t.Errorf("a link leading outside was keyed (err %v)", err)
 	}
 }

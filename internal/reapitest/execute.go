@@ -369,6 +369,12 @@ func (s *Server) materialize(d *repb.Digest, dst string) error {
 			return err
 		}
 	}
+	// Symlinks last, as Buildbarn makes them: with their text as sent.
+	for _, l := range dir.Symlinks {
+		if err := os.Symlink(l.Target, filepath.Join(dst, l.Name)); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

@@ -50,6 +50,12 @@ func newLayout(scratch, pkg string) layout {
 // copy_file_range inside the kernel (io.Copy between files), which costs
 // about 20µs for a small source file. Modes and mtimes are preserved, so
 // executables stay executable and mtime-based tools see the sources' ages.
+//
+// An input that is a symlink is made again as a symlink with the same text,
+// not copied: a relative link then resolves inside the exec root as it does
+// in the workspace, to its target's copy (the inputs hold every target), so
+// a tool that follows it, as Node does to resolve a module's imports, sees
+// the same folders as in the tree.
 func (l layout) create(workspace string, inputs []string) error {
 	// A leftover exec root would hold files the test did not declare.
 	if _, err := os.Lstat(l.execRoot); err == nil {
@@ -76,15 +82,18 @@ func (l layout) create(workspace string, inputs []string) error {
 			}
 			made[dir] = true
 		}
-		if err := copyInput(filepath.Join(workspace, in), dst); err != nil {
+		if err := copyInput(workspace, filepath.Join(workspace, in), dst); err != nil {
 			return fmt.Errorf("sandbox: input %s: %w", in, err)
 		}
 	}
 	return nil
 }
 
-func copyInput(src, dst string) error {
+func copyInput(workspace, src, dst string) error {
 	st, err := copyFile(src, dst, unix.O_EXCL)
+	if errors.Is(err, unix.ELOOP) { // src is a symlink (copyFile opens with O_NOFOLLOW)
+		return linkInput(workspace, src, dst)
+	}
 	if errors.Is(err, unix.EEXIST) {
 		return fmt.Errorf("declared twice")
 	}
@@ -92,6 +101,31 @@ func copyInput(src, dst string) error {
 		return err
 	}
 	return unix.UtimesNano(dst, []unix.Timespec{st.Mtim, st.Mtim})
+}
+
+// linkInput makes dst a symlink with src's text. An absolute text, inside
+// the workspace, is made relative: the workspace is hidden from the test.
+func linkInput(workspace, src, dst string) error {
+	text, err := os.Readlink(src)
+	if err != nil {
+		return err
+	}
+	if filepath.IsAbs(text) {
+		t := filepath.Clean(text)
+		if t != workspace && !strings.HasPrefix(t, workspace+string(filepath.Separator)) {
+			return fmt.Errorf("symlink leads outside the workspace (to %s)", text)
+		}
+		if text, err = filepath.Rel(filepath.Dir(src), t); err != nil {
+			return err
+		}
+	}
+	if err := os.Symlink(text, dst); err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("declared twice")
+		}
+		return err
+	}
+	return nil
 }
 
 // environ is the test's whole environment: the caller's Env plus the
@@ -247,7 +281,7 @@ func moveFile(src, dst string) error {
 }
 
 // copyFile copies the regular file src, with its mode, to dst, opened with
-// O_WRONLY|O_CREAT|flag: by reflink (FICLONE) where the file system can,
+// O_WRONLY|O_CREAT|flag, never following a symlink at src (ELOOP): by reflink (FICLONE) where the file system can,
 // else inside the kernel (sendfile, which unlike copy_file_range also
 // copies between file systems: from the workspace to /dev/shm). It returns
 // src's stat.
@@ -259,7 +293,7 @@ func moveFile(src, dst string) error {
 // made some twenty calls of a small file's nine.
 func copyFile(src, dst string, flag int) (unix.Stat_t, error) {
 	var st unix.Stat_t
-	in, err := unix.Open(src, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	in, err := unix.Open(src, unix.O_RDONLY|unix.O_CLOEXEC|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return st, &os.PathError{Op: "open", Path: src, Err: err}
 	}

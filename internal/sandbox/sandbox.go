@@ -59,8 +59,8 @@ type Spec struct {
 	Workspace     string // absolute workspace root on the host; inputs are read from here
 	WorkspaceName string // TEST_WORKSPACE
 	Package       string // package directory, workspace-relative ("" = root); the test's cwd inside the exec root
-	// Inputs are workspace-relative paths of regular files; only these exist
-	// in the exec root.
+	// Inputs are workspace-relative paths of regular files and symlinks
+	// (made again with the same text); only these exist in the exec root.
 	Inputs []string
 	// Argv is the command. An argv[0] without a slash is looked up in the PATH
 	// of Env (not the host's); one with a slash is relative to the package

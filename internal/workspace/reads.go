@@ -31,6 +31,7 @@ type Reads struct {
 	mu      sync.Mutex
 	stats   map[string]pathStat // absolute path -> what a stat said
 	links   map[string]string   // absolute path of a symlink -> where it led ("" nowhere)
+	texts   map[string]string   // absolute path of a symlink -> its link text
 	changed int64               // latest change time among the stats
 }
 
@@ -44,7 +45,7 @@ type pathStat struct {
 // NewReads starts a record. Its start time bounds which changes it can
 // vouch for (see Trustworthy).
 func NewReads() *Reads {
-	return &Reads{start: time.Now().UnixNano(), stats: map[string]pathStat{}, links: map[string]string{}}
+	return &Reads{start: time.Now().UnixNano(), stats: map[string]pathStat{}, links: map[string]string{}, texts: map[string]string{}}
 }
 
 func statPath(abs string) pathStat {
@@ -79,6 +80,17 @@ func (r *Reads) Link(abs, target string) {
 	r.mu.Unlock()
 }
 
+// LinkText records a symlink's own text, read with readlink: where a chain
+// of links leads can stay the same while the links met on the way change.
+func (r *Reads) LinkText(abs, text string) {
+	if r == nil {
+		return
+	}
+	r.mu.Lock()
+	r.texts[abs] = text
+	r.mu.Unlock()
+}
+
 // Trustworthy reports whether the record can vouch for what it saw: no
 // stat it holds is of something changed so shortly before the record
 // started that a further change could leave the stat the same.
@@ -98,6 +110,11 @@ func (r *Reads) Unchanged() bool {
 	}
 	for abs, target := range r.links {
 		if now, err := filepath.EvalSymlinks(abs); (err == nil && now != target) || (err != nil && target != "") {
+			return false
+		}
+	}
+	for abs, text := range r.texts {
+		if now, err := os.Readlink(abs); err != nil || now != text {
 			return false
 		}
 	}
@@ -125,12 +142,17 @@ func (r *Reads) Append(b []byte) []byte {
 		b = statefile.AppendString(b, abs)
 		b = statefile.AppendString(b, r.links[abs])
 	}
+	b = binary.AppendUvarint(b, uint64(len(r.texts)))
+	for _, abs := range slices.Sorted(maps.Keys(r.texts)) {
+		b = statefile.AppendString(b, abs)
+		b = statefile.AppendString(b, r.texts[abs])
+	}
 	return b
 }
 
 // DecodeReads reads a record Append wrote, to ask whether it is Unchanged.
 func DecodeReads(d *statefile.Decoder) (*Reads, error) {
-	r := &Reads{stats: map[string]pathStat{}, links: map[string]string{}}
+	r := &Reads{stats: map[string]pathStat{}, links: map[string]string{}, texts: map[string]string{}}
 	for n := d.Count(6); n > 0; n-- { // the smallest: an empty path and five one-byte varints
 		abs := d.String()
 		var s pathStat
@@ -142,6 +164,10 @@ func DecodeReads(d *statefile.Decoder) (*Reads, error) {
 	for n := d.Count(2); n > 0; n-- {
 		abs := d.String()
 		r.links[abs] = d.String()
+	}
+	for n := d.Count(2); n > 0; n-- {
+		abs := d.String()
+		r.texts[abs] = d.String()
 	}
 	if d.Err() != nil {
 		return nil, d.Err()

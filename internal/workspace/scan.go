@@ -20,21 +20,38 @@ type Scan struct {
 	Packages []string // sorted; "" is the root package
 	files    []scanned
 	reads    *Reads
+	root     string
+	ig       *Ignorer
+	reports  map[string]bool // files runs of suite wrote into the tree (see Reports)
 }
 
 type scanned struct {
 	path  string // workspace-relative
 	owner string // nearest package at or above it ("" also for none)
 	err   error  // a symlink that leads out of the workspace
+	link  bool   // a symlink, not a regular file
+}
+
+// Entry is one file a glob can match.
+type Entry struct {
+	Path string // relative to the folder listed
+	// Err is set for a symlink that leads out of the workspace: naming it
+	// is an error.
+	Err error
+	// Report is set for a file a run of suite wrote (--json, --junit,
+	// --profile): never an input, so a glob passes over it.
+	Report bool
 }
 
 // ScanWorkspace walks the tree below root, skipping ignored folders. A
-// symlink to a file inside the workspace is a file; a dangling one is left
-// out (it has no content to declare); one leading outside is kept with an
-// error, reported only if a glob or a rule asks for it. Every folder read
-// and symlink followed is recorded in reads (which may be nil).
+// symlink is an entry of its own, whatever it leads to (a file, a folder,
+// nothing), and the walk never descends into it, so no cycle of links can
+// make it loop; one leading outside is kept with an error, reported only if
+// a glob or a rule asks for it. The files runs of suite wrote into the
+// tree (see Reports) are marked so that globs pass over them. Every folder
+// read and symlink followed is recorded in reads (which may be nil).
 func ScanWorkspace(root string, ig *Ignorer, reads *Reads) (*Scan, error) {
-	s := &Scan{reads: reads}
+	s := &Scan{reads: reads, root: root, ig: ig, reports: ReadReports(root, reads)}
 	top, err := s.walkTop(root, ig)
 	if err != nil {
 		return nil, err
@@ -101,22 +118,24 @@ func (s *Scan) readDir(root, abs, rel, owner string, ig *Ignorer, sub func(rel, 
 				return err
 			}
 		case t&fs.ModeSymlink != 0:
+			// A symlink is kept as a symlink: what it leads to matters only
+			// to tell whether it stays inside the workspace.
 			target, err := filepath.EvalSymlinks(childAbs)
 			s.reads.Link(childAbs, target)
-			if err != nil {
-				continue // dangling
+			if err == nil {
+				s.reads.Stat(childAbs)
 			}
-			s.reads.Stat(childAbs)
-			if !Inside(root, target) {
-				s.files = append(s.files, scanned{childRel, owner,
-					fmt.Errorf("%s: symlink leads outside the workspace (to %s); declare only files inside the workspace", childRel, target)})
-				continue
-			}
-			if fi, err := os.Stat(target); err == nil && fi.Mode().IsRegular() {
-				s.files = append(s.files, scanned{childRel, owner, nil})
+			_, lerr := LinkText(root, childRel)
+			switch {
+			case lerr != nil:
+				s.files = append(s.files, scanned{childRel, owner, lerr, true})
+			case err == nil && !Inside(root, target):
+				s.files = append(s.files, scanned{childRel, owner, outsideError(childRel, target), true})
+			default: // inside, or dangling inside
+				s.files = append(s.files, scanned{childRel, owner, nil, true})
 			}
 		case t.IsRegular():
-			s.files = append(s.files, scanned{childRel, owner, nil})
+			s.files = append(s.files, scanned{childRel, owner, nil, false})
 		}
 	}
 	return nil
@@ -133,37 +152,55 @@ func (s *Scan) under(dir string) []scanned {
 	return s.files[lo:hi]
 }
 
-// PackageFiles lists the files below dir (workspace-relative) that no
-// sub-package of dir owns, as paths relative to dir, sorted: what a glob in
-// the package at dir can match.
-func (s *Scan) PackageFiles(dir string) ([]string, error) {
-	var out []string
+// PackageEntries lists the files and symlinks below dir (workspace-
+// relative) that no sub-package of dir owns, as paths relative to dir,
+// sorted: what a glob in the package at dir can match.
+func (s *Scan) PackageEntries(dir string) []Entry {
+	var out []Entry
 	for _, f := range s.under(dir) {
 		if f.owner != dir && (dir == "" || strings.HasPrefix(f.owner, dir+"/")) {
 			continue // owned by a package below dir
-		}
-		if f.err != nil {
-			return nil, f.err
 		}
 		rel := f.path
 		if dir != "" {
 			rel = f.path[len(dir)+1:]
 		}
-		out = append(out, rel)
+		out = append(out, Entry{Path: rel, Err: f.err, Report: s.reports[f.path]})
+	}
+	return out
+}
+
+// TreeEntries lists every file and symlink below dir, across package
+// boundaries, as workspace-relative paths: what a "//"-rooted glob matches
+// against.
+func (s *Scan) TreeEntries(dir string) []Entry {
+	files := s.under(dir)
+	out := make([]Entry, 0, len(files))
+	for _, f := range files {
+		out = append(out, Entry{Path: f.path, Err: f.err, Report: s.reports[f.path]})
+	}
+	return out
+}
+
+// PackageFiles is PackageEntries as paths, without the reports suite
+// wrote; a symlink leading outside the workspace is an error.
+func (s *Scan) PackageFiles(dir string) ([]string, error) {
+	var out []string
+	for _, e := range s.PackageEntries(dir) {
+		if e.Err != nil {
+			return nil, e.Err
+		}
+		if !e.Report {
+			out = append(out, e.Path)
+		}
 	}
 	return out, nil
 }
 
-// TreeFiles lists every file below dir, across package boundaries, as
-// workspace-relative paths: what a "//"-rooted glob matches against.
-func (s *Scan) TreeFiles(dir string) ([]string, error) {
-	files := s.under(dir)
-	out := make([]string, 0, len(files))
-	for _, f := range files {
-		if f.err != nil {
-			return nil, f.err
-		}
-		out = append(out, f.path)
-	}
-	return out, nil
+// IsReport reports whether the workspace-relative path is a file a run of
+// suite wrote into the tree.
+func (s *Scan) IsReport(rel string) bool { return s.reports[rel] }
+
+func outsideError(rel, target string) error {
+	return fmt.Errorf("%s: symlink leads outside the workspace (to %s); declare only files inside the workspace", rel, target)
 }
