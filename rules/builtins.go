@@ -151,6 +151,11 @@ func workspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		if c.Ignore, err = wantStrings(fn, "ignore", v); err != nil {
 			return nil, err
 		}
+		for _, e := range c.Ignore {
+			if err := workspace.CheckIgnore(e); err != nil {
+				return nil, fmt.Errorf("%s: %v", fn, err)
+			}
+		}
 	}
 	if c.RemoteExecProperties, err = wantStringDict(fn, "remote_exec_properties", a["remote_exec_properties"]); err != nil {
 		return nil, err

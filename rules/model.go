@@ -1,12 +1,14 @@
 package rules
 
 import (
+	"slices"
 	"time"
 
 	"go.starlark.net/syntax"
 
 	"github.com/suite-run/suite/internal/label"
 	"github.com/suite-run/suite/internal/markexpr"
+	"github.com/suite-run/suite/internal/workspace"
 )
 
 // Jobs values with a special meaning; a positive value is a worker count.
@@ -38,7 +40,7 @@ func DefaultConfig() Config {
 		Jobs:           JobsAuto,
 		EnvPassthrough: []string{"PATH"},
 		Network:        "isolated",
-		Ignore:         []string{".git", "node_modules"},
+		Ignore:         slices.Clone(workspace.DefaultIgnore),
 	}
 }
 

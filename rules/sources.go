@@ -125,6 +125,9 @@ func (t *sourceTree) list(dir string) []dirEntry {
 		rel := path.Join(dir, e.Name())
 		isDir := e.IsDir()
 		if e.Type()&os.ModeSymlink != 0 {
+			if t.ig != nil && t.ig.Ignored(rel) {
+				continue
+			}
 			real, err := filepath.EvalSymlinks(t.abs(rel))
 			t.reads.Link(t.abs(rel), real)
 			if err != nil || !workspace.Inside(t.root, real) {

@@ -404,7 +404,7 @@ func workspaceFile(name string, s *repoScan) (string, []string) {
 			}
 		}
 	}
-	ignore := []string{".git", "node_modules"}
+	ignore := slices.Clone(workspace.DefaultIgnore)
 	for _, d := range []string{".venv", "venv", ".tox"} {
 		if s.ignoreSeen[d] {
 			ignore = append(ignore, d)

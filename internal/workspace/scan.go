@@ -118,6 +118,9 @@ func (s *Scan) readDir(root, abs, rel, owner string, ig *Ignorer, sub func(rel, 
 				return err
 			}
 		case t&fs.ModeSymlink != 0:
+			if ig.Ignored(childRel) {
+				continue
+			}
 			// A symlink is kept as a symlink: what it leads to matters only
 			// to tell whether it stays inside the workspace.
 			target, err := filepath.EvalSymlinks(childAbs)

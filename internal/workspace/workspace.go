@@ -28,7 +28,10 @@ const (
 )
 
 // DefaultIgnore are the folders never scanned when WORKSPACE names none.
-var DefaultIgnore = []string{".git", "node_modules"}
+// bazel-* are the links Bazel leaves at a repository's root (bazel-bin,
+// bazel-out, bazel-testlogs, bazel-<name>), which lead into its output
+// base, outside the workspace: a glob that met them would be an error.
+var DefaultIgnore = []string{".git", "node_modules", "bazel-*"}
 
 // ErrNoWorkspace is returned when no WORKSPACE file is found above a directory.
 var ErrNoWorkspace = errors.New("no WORKSPACE.suite or WORKSPACE file found in this directory or any parent (run `suite init` to create one)")
@@ -88,12 +91,14 @@ func RelPackage(root, dir string) (string, error) {
 	return filepath.ToSlash(rel), nil
 }
 
-// Ignorer decides which folders are never scanned. An entry without a slash
-// matches a folder of that name anywhere; one with a slash matches that
+// Ignorer decides which folders (and symlinks) are never scanned. An entry
+// without a slash matches an entry of that name anywhere, and may be a
+// pattern (path.Match: "bazel-*"); one with a slash matches that
 // workspace-relative path.
 type Ignorer struct {
-	names map[string]bool
-	paths map[string]bool
+	names    map[string]bool
+	patterns []string
+	paths    map[string]bool
 }
 
 // NewIgnorer builds an Ignorer from WORKSPACE's ignore list. The output
@@ -102,18 +107,39 @@ func NewIgnorer(entries []string) *Ignorer {
 	ig := &Ignorer{names: map[string]bool{OutputDir: true}, paths: map[string]bool{}}
 	for _, e := range entries {
 		e = strings.Trim(path.Clean(e), "/")
-		if strings.Contains(e, "/") {
+		switch {
+		case strings.Contains(e, "/"):
 			ig.paths[e] = true
-		} else {
+		case strings.ContainsAny(e, "*?["):
+			ig.patterns = append(ig.patterns, e)
+		default:
 			ig.names[e] = true
 		}
 	}
 	return ig
 }
 
-// Ignored reports whether the folder at the workspace-relative path rel is skipped.
+// Ignored reports whether the folder or symlink at the workspace-relative
+// path rel is skipped.
 func (ig *Ignorer) Ignored(rel string) bool {
-	return ig.names[path.Base(rel)] || ig.paths[rel]
+	base := path.Base(rel)
+	if ig.names[base] || ig.paths[rel] {
+		return true
+	}
+	for _, p := range ig.patterns {
+		if ok, _ := path.Match(p, base); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckIgnore validates one entry of WORKSPACE's ignore list.
+func CheckIgnore(entry string) error {
+	if _, err := path.Match(entry, ""); err != nil {
+		return fmt.Errorf("ignore: %q is not a valid pattern", entry)
+	}
+	return nil
 }
 
 // Inside reports whether the absolute path p lies within root.
