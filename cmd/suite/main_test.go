@@ -65,6 +65,11 @@ func TestScript(t *testing.T) {
 				}
 				syscall.Unmount(dir, 0)
 				return true, nil
+			case "rules_go":
+				// For run_runfiles.txtar: Bazel's runfiles library for Go,
+				// which scripts/install-deps.sh downloads.
+				_, err := os.Stat(filepath.Join(hostGoEnv()["GOMODCACHE"], "github.com/bazelbuild/rules_go@v0.50.1/go/runfiles"))
+				return ci || err == nil, nil
 			case "nginx":
 				_, err1 := exec.LookPath("nginx")
 				_, err2 := os.Stat("/usr/sbin/nginx")
@@ -101,8 +106,9 @@ func cmdNoProc(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: noproc MARKER")
 	}
 	var found []string
-	// A killed process may take a moment to be reaped by its parent.
-	for deadline := time.Now().Add(3 * time.Second); ; {
+	// A killed process may take a moment to be reaped by its parent, and a
+	// killed pid namespace a moment to be torn down on a loaded machine.
+	for deadline := time.Now().Add(10 * time.Second); ; {
 		found = processesWith(args[0])
 		if len(found) == 0 || neg || time.Now().After(deadline) {
 			break
