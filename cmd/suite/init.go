@@ -546,8 +546,10 @@ node_test(
 		loads = append(loads, `load("@suite//rules:sh.star", "sh_test")`)
 		sort.Strings(p.shTests)
 		for _, t := range p.shTests {
+			// A script reads what lies beside it and below (testdata/);
+			// at the top, that would be the whole repository.
 			dir := path.Dir(t)
-			pattern := dir + "/*"
+			pattern := dir + "/**"
 			if dir == "." {
 				pattern = "*.sh"
 			}

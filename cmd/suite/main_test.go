@@ -70,6 +70,9 @@ func TestScript(t *testing.T) {
 				// which scripts/install-deps.sh downloads.
 				_, err := os.Stat(filepath.Join(hostGoEnv()["GOMODCACHE"], "github.com/bazelbuild/rules_go@v0.50.1/go/runfiles"))
 				return ci || err == nil, nil
+			case "bazel":
+				_, err := exec.LookPath("bazel")
+				return ci || err == nil, nil
 			case "nginx":
 				_, err1 := exec.LookPath("nginx")
 				_, err2 := os.Stat("/usr/sbin/nginx")
