@@ -286,6 +286,9 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 				return invalid("--json: %v", err)
 			}
 		}
+		if share != nil {
+			fmt.Fprintf(stdout, "suite: %s\n", share)
+		}
 		return report.WritePlan(stdout, plan, budget)
 	}
 
