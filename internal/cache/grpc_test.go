@@ -63,6 +63,7 @@ type fakeOptions struct {
 	delay      time.Duration
 	tls        *tls.Config
 	md5Only    bool
+	readOnly   bool // writes are refused with PERMISSION_DENIED, as for a read-only token
 }
 
 func startFakeREAPI(t *testing.T, o fakeOptions) *fakeREAPI {
@@ -80,15 +81,21 @@ func startFakeREAPI(t *testing.T, o fakeOptions) *fakeREAPI {
 		f.digestFuncs = []repb.DigestFunction_Value{repb.DigestFunction_MD5}
 	}
 	opts := []grpc.ServerOption{
-		grpc.UnaryInterceptor(func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		grpc.UnaryInterceptor(func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 			if err := f.admit(ctx); err != nil {
 				return nil, err
 			}
+			if o.readOnly && (strings.HasSuffix(info.FullMethod, "/UpdateActionResult") || strings.HasSuffix(info.FullMethod, "/BatchUpdateBlobs")) {
+				return nil, status.Error(codes.PermissionDenied, "this token may only read")
+			}
 			return h(ctx, req)
 		}),
-		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, _ *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+		grpc.StreamInterceptor(func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
 			if err := f.admit(ss.Context()); err != nil {
 				return err
+			}
+			if o.readOnly && strings.HasSuffix(info.FullMethod, "/Write") {
+				return status.Error(codes.PermissionDenied, "this token may only read")
 			}
 			return h(srv, ss)
 		}),

@@ -106,6 +106,9 @@ func (h *httpRemote) do(ctx context.Context, method, kind, hash string, body io.
 	switch resp.StatusCode {
 	case http.StatusUnauthorized, http.StatusForbidden:
 		msg += " (check the URL's user:password and " + RemoteHeadersEnv + ")"
+		if method == http.MethodPut {
+			return nil, fmt.Errorf("%s: %w", msg, ErrWriteRefused)
+		}
 	case http.StatusMethodNotAllowed:
 		msg += " (the server does not accept " + method + "; for nginx, enable dav_methods PUT)"
 	default:

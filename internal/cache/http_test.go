@@ -26,6 +26,7 @@ type nginxOptions struct {
 	user, password string // auth_basic when user != ""
 	bearer         string // required "Authorization: Bearer <bearer>" when set
 	tls            bool   // serve https with a self-signed certificate
+	readOnly       bool   // PUT is forbidden (403), as for anonymous clients of a shared cache
 }
 
 type nginxServer struct {
@@ -74,6 +75,9 @@ func startNginx(t *testing.T, o nginxOptions) *nginxServer {
 	}
 	if o.bearer != "" {
 		fmt.Fprintf(&location, "      if ($http_authorization != \"Bearer %s\") { return 401; }\n", o.bearer)
+	}
+	if o.readOnly {
+		location.WriteString("      limit_except GET HEAD { deny all; }\n")
 	}
 	var ssl string
 	scheme := "http"

@@ -16,6 +16,8 @@ import (
 	"time"
 
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 )
 
 // Remote is a shared cache on another machine, spoken to in one of the two
@@ -51,6 +53,21 @@ type Remote interface {
 	Close() error
 	// String is the remote's URL, any password hidden.
 	String() string
+}
+
+// ErrWriteRefused is wrapped by a write the remote refused for want of
+// permission (HTTP 401/403, gRPC PERMISSION_DENIED/UNAUTHENTICATED): a
+// cache that lets this client read but not write.
+var ErrWriteRefused = errors.New("the remote cache refused the write")
+
+// IsWriteRefused reports whether err is a write the remote refused for
+// want of permission.
+func IsWriteRefused(err error) bool {
+	if errors.Is(err, ErrWriteRefused) {
+		return true
+	}
+	c := status.Code(err)
+	return c == codes.PermissionDenied || c == codes.Unauthenticated
 }
 
 // RemoteHeadersEnv names the environment variable holding extra headers

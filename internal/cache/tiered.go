@@ -22,7 +22,10 @@ import (
 //     the entry is then served from the local store, so a remote hit is
 //     exactly as trustworthy as a local one.
 //   - Writes: always to the local store; to the remote only when upload is
-//     set (CI, --remote-upload), blobs first and the entry last.
+//     set (CI, --remote-upload), or for a result the remote executor whose
+//     cache it is produced, blobs first and the entry last. A write the
+//     remote refuses for want of permission (a read-only token) stops the
+//     writes, with one warning, and the reads go on.
 //   - Failures: the first time the remote fails (unreachable, refused, too
 //     slow, or sends something that is not what it claims), Tiered records
 //     one warning and stops using the remote for the rest of the run. The
@@ -50,6 +53,9 @@ type Tiered struct {
 
 	mu      sync.Mutex
 	warning string
+	// writeWarning is set when the remote refused a write for want of
+	// permission: writes stop, reads go on.
+	writeWarning string
 }
 
 // errRemoteDisabled ends the remote requests still in flight when the
@@ -72,10 +78,37 @@ func (t *Tiered) Local() *Store { return t.local }
 func (t *Tiered) Warnings() []string {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.warning == "" {
-		return nil
+	var w []string
+	for _, msg := range []string{t.writeWarning, t.warning} {
+		if msg != "" {
+			w = append(w, msg)
+		}
 	}
-	return []string{t.warning}
+	return w
+}
+
+// writable says whether results may still go to the remote: it has not
+// refused a write for want of permission.
+func (t *Tiered) writable() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.writeWarning == ""
+}
+
+// writeFailed handles a failed write: a refusal for want of permission (a
+// token that may read but not write, an executor's cache closed to
+// clients) stops the writes and keeps the reads, which still save work;
+// anything else is a failure of the remote.
+func (t *Tiered) writeFailed(ctx context.Context, doing string, err error) {
+	if !IsWriteRefused(err) || ctx.Err() != nil {
+		t.failed(ctx, doing, err)
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.writeWarning == "" {
+		t.writeWarning = fmt.Sprintf("remote cache %s refused a write (%v): results are not uploaded for the rest of this run; it is still read", t.remote, err)
+	}
 }
 
 // Close closes the remote.
@@ -195,7 +228,7 @@ func (t *Tiered) PutActionResult(ctx context.Context, key *repb.Digest, r *repb.
 	if err := t.local.PutActionResult(key.Hash, r); err != nil {
 		return err
 	}
-	if t.upload && t.remoteUsable() {
+	if t.upload && t.remoteUsable() && t.writable() {
 		t.push(ctx, key, r)
 	}
 	return nil
@@ -221,7 +254,7 @@ func (t *Tiered) PutExecutedActionResult(ctx context.Context, key *repb.Digest, 
 	if err := t.local.PutActionResult(key.Hash, r); err != nil {
 		return err
 	}
-	if (t.upload || t.executorCache) && t.remoteUsable() {
+	if (t.upload || t.executorCache) && t.remoteUsable() && t.writable() {
 		t.push(ctx, key, r)
 	}
 	return nil
@@ -260,12 +293,12 @@ func (t *Tiered) push(ctx context.Context, key *repb.Digest, r *repb.ActionResul
 		err = t.remote.UploadBlob(rctx, d, f)
 		f.Close()
 		if err != nil {
-			t.failed(ctx, "uploading a blob", err)
+			t.writeFailed(ctx, "uploading a blob", err)
 			return
 		}
 	}
 	if err := t.remote.UpdateActionResult(rctx, key, r); err != nil {
-		t.failed(ctx, "uploading an action result", err)
+		t.writeFailed(ctx, "uploading an action result", err)
 	}
 }
 

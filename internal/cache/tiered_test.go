@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"fmt"
+	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
@@ -134,5 +136,55 @@ func TestTieredWithoutRemote(t *testing.T) {
 	}
 	if err := c.Close(); err != nil {
 		t.Error(err)
+	}
+}
+
+// A remote that lets this client read but not write (a read-only token,
+// an executor's cache closed to clients): the refused upload is said once,
+// nothing more is uploaded, and the remote is still read.
+func TestTieredWriteRefusedKeepsReading(t *testing.T) {
+	for _, sr := range []struct {
+		name string
+		// start returns a read-write and a read-only door to one cache;
+		// share makes what went in through the first visible through the
+		// second.
+		start func(t *testing.T) (readWrite, readOnly string, share func())
+	}{
+		{"nginx", func(t *testing.T) (string, string, func()) {
+			rw := startNginx(t, nginxOptions{})
+			ro := startNginx(t, nginxOptions{readOnly: true})
+			return rw.url, ro.url, func() {
+				if out, err := exec.Command("cp", "-a", rw.dataDir+"/.", ro.dataDir).CombinedOutput(); err != nil {
+					t.Fatalf("cp: %v %s", err, out)
+				}
+			}
+		}},
+		{"grpc", func(t *testing.T) (string, string, func()) {
+			f := startFakeREAPI(t, fakeOptions{instance: "main"})
+			ro := startFakeREAPI(t, fakeOptions{instance: "main", readOnly: true})
+			ro.ac, ro.cas = f.ac, f.cas // one store behind two doors, used one after the other
+			return f.url, ro.url, func() {}
+		}},
+	} {
+		t.Run(sr.name, func(t *testing.T) {
+			rwURL, roURL, share := sr.start(t)
+			ci := NewTiered(openStore(t), openRemote(t, rwURL, RemoteOptions{}), true)
+			old := newTestEntry("uploaded-by-ci", 10)
+			old.putLocal(t, ci)
+			share()
+
+			dev := NewTiered(openStore(t), openRemote(t, roURL, RemoteOptions{}), true)
+			mine := newTestEntry("refused", 10)
+			mine.putLocal(t, dev) // the upload is refused; the local write is not
+			w := dev.Warnings()
+			if len(w) != 1 || !strings.Contains(w[0], "refused a write") || !strings.Contains(w[0], "still read") {
+				t.Fatalf("warnings %q, want one saying writes are refused and reads go on", w)
+			}
+			old.checkHit(t, dev) // still read
+			mine.checkHit(t, dev)
+			if w := dev.Warnings(); len(w) != 1 {
+				t.Errorf("warnings %q after more use, want the one", w)
+			}
+		})
 	}
 }
