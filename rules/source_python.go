@@ -295,7 +295,7 @@ func pyTestInputsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if err != nil {
 		return nil, userError(thread, "%v", err)
 	}
-	c := &pyCloser{tree: t, roots: roots, pkg: p.pkg, parsed: map[string]pyImports{}}
+	c := p.pyCloser(t, roots)
 	d := starlark.NewDict(len(srcs))
 	for _, s := range srcs {
 		rel, err := p.wsPath(b.Name(), "srcs", s)
@@ -358,14 +358,30 @@ func defaultPyRoots(t *sourceTree, pkg string) []string {
 	return roots
 }
 
+// pyCloser returns the package's closer for these roots, made on first use.
+func (p *pkgState) pyCloser(t *sourceTree, roots []string) *pyCloser {
+	key := strings.Join(roots, "\x00")
+	if c := p.pyClosers[key]; c != nil {
+		return c
+	}
+	if p.pyClosers == nil {
+		p.pyClosers = map[string]*pyCloser{}
+	}
+	c := &pyCloser{tree: t, roots: roots, pkg: p.pkg, parsed: map[string]pyImports{},
+		closures: map[string][]string{}, unresolved: map[string][]string{}, searched: map[string][]string{}}
+	p.pyClosers[key] = c
+	return c
+}
+
 // pyCloser computes import closures, memoizing parsed files across the
 // test files of one call.
 type pyCloser struct {
-	tree   *sourceTree
-	roots  []string
-	pkg    string
-	parsed map[string]pyImports
-	all    []string // every .py file below the roots, computed on demand
+	tree     *sourceTree
+	roots    []string
+	pkg      string
+	parsed   map[string]pyImports
+	all      []string            // every .py file below the roots, computed on demand
+	closures map[string][]string // test file -> its inputs
 	// unresolved records, per test file, the absolute imports of its
 	// closure found nowhere on its own search path (the standard library,
 	// installed packages, or a module only a shared pytest process finds),
@@ -401,6 +417,9 @@ func (c *pyCloser) baseDir(file string) string {
 }
 
 func (c *pyCloser) inputs(test string) []string {
+	if in, ok := c.closures[test]; ok {
+		return in
+	}
 	set := map[string]bool{}
 	search := append([]string{c.baseDir(test)}, c.roots...)
 	var queue []string
@@ -445,7 +464,7 @@ func (c *pyCloser) inputs(test string) []string {
 			for _, g := range found {
 				add(g)
 			}
-			if len(found) == 0 && imp.level == 0 && imp.module != "" && c.unresolved != nil {
+			if len(found) == 0 && imp.level == 0 && imp.module != "" {
 				c.unresolved[test] = append(c.unresolved[test], imp.module)
 			}
 		}
@@ -458,10 +477,9 @@ func (c *pyCloser) inputs(test string) []string {
 			}
 		}
 	}
-	if c.searched != nil {
-		c.searched[test] = search
-	}
-	return slices.Sorted(maps.Keys(set))
+	c.searched[test] = search
+	c.closures[test] = slices.Sorted(maps.Keys(set))
+	return c.closures[test]
 }
 
 // resolve returns the files an import loads: the module and its parent
@@ -605,8 +623,7 @@ func pytestSharedImportsFn(thread *starlark.Thread, b *starlark.Builtin, args st
 	if err != nil {
 		return nil, userError(thread, "%v", err)
 	}
-	c := &pyCloser{tree: t, roots: roots, pkg: p.pkg, parsed: map[string]pyImports{},
-		unresolved: map[string][]string{}, searched: map[string][]string{}}
+	c := p.pyCloser(t, roots)
 	rels := make([]string, len(srcs))
 	// the folders pytest puts on sys.path while collecting, and the first
 	// test file (in collection order) that puts each there
