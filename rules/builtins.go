@@ -56,6 +56,9 @@ type pkgState struct {
 	suites  []*Suite
 	errs    ErrorList
 	empty   []*Error // warnings about glob() calls: matched nothing, or matched a report suite wrote
+	// pyClosers memoize Python import closures by their roots, so the
+	// pytest built-ins a rule calls in turn read each file once.
+	pyClosers map[string]*pyCloser
 }
 
 func merge(dicts ...starlark.StringDict) starlark.StringDict {

@@ -28,23 +28,25 @@ type pyProject struct {
 // pyProjects finds and memoizes the project of each folder.
 type pyProjects struct {
 	tree *sourceTree
+	pkg  string // the package whose rule asks: the project folder when nothing else says
 	memo map[string]*pyProject
 }
 
-func newPyProjects(t *sourceTree) *pyProjects {
-	return &pyProjects{tree: t, memo: map[string]*pyProject{}}
+func newPyProjects(t *sourceTree, pkg string) *pyProjects {
+	return &pyProjects{tree: t, pkg: pkg, memo: map[string]*pyProject{}}
 }
 
 // at returns the project of the tests in dir: the first folder, going up,
 // with a file that configures pytest, as pytest chooses its inifile and
-// rootdir. Without one, the project folder is dir itself.
+// rootdir. Without one, the project folder is the nearest folder with a
+// build file (pyproject.toml, setup.cfg, setup.py), else the package's.
 func (ps *pyProjects) at(dir string) (*pyProject, error) {
 	if p, ok := ps.memo[dir]; ok {
 		return p, nil
 	}
 	t := ps.tree
 	p := &pyProject{}
-	projectDir := dir
+	projectDir := ps.pkg
 	var cfg *python.PytestConfig
 search:
 	for _, a := range ancestors(dir) {
@@ -173,7 +175,7 @@ func pytestConfigFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if err != nil {
 		return nil, err
 	}
-	projects := newPyProjects(newSourceTree(p.ev))
+	projects := newPyProjects(newSourceTree(p.ev), p.pkg)
 	d := starlark.NewDict(len(srcs))
 	for _, s := range srcs {
 		rel, err := p.wsPath(b.Name(), "srcs", s)
@@ -251,7 +253,7 @@ func pytestCollectFn(thread *starlark.Thread, b *starlark.Builtin, args starlark
 		return nil, err
 	}
 	t := newSourceTree(p.ev)
-	proj, err := newPyProjects(t).at(p.pkg)
+	proj, err := newPyProjects(t, p.pkg).at(p.pkg)
 	if err != nil {
 		return nil, userError(thread, "%s: %v", b.Name(), err)
 	}

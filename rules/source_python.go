@@ -171,6 +171,7 @@ var (
 	pyPluginsRe    = regexp.MustCompile(`^pytest_plugins\s*(?::[^=]*)?=\s*(.+)$`)
 	pyStrRe        = regexp.MustCompile(`"#\d+"`)
 	pyIdentRe      = regexp.MustCompile(`^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$`)
+	pyDottedRe     = regexp.MustCompile(`(?:^|[^\w.])([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+)`)
 )
 
 // pyImport is one module an import statement may load. Level > 0 is a
@@ -191,6 +192,11 @@ type pyImports struct {
 	dynamic bool
 	// scripts are string literals ending in ".py": files a test may run.
 	scripts []string
+	// dotted are names such as click._termui_impl.isatty that the code
+	// (or a string naming a patch target) reaches through attributes:
+	// those with a submodule in them work only once the submodule has
+	// been imported, by this file or by another one before it.
+	dotted []string
 }
 
 // readPyImports reads every import statement of a Python file, wherever it
@@ -247,6 +253,14 @@ func readPyImports(src []byte) pyImports {
 			if strings.HasSuffix(s, ".py") && !strings.ContainsAny(s, " \n\t{}*") {
 				out.scripts = append(out.scripts, s)
 			}
+			if strings.Contains(s, ".") && pyIdentRe.MatchString(s) {
+				out.dotted = append(out.dotted, s)
+			}
+		}
+		if !strings.HasPrefix(l.code, "import ") && !strings.HasPrefix(l.code, "from ") {
+			for _, m := range pyDottedRe.FindAllStringSubmatch(l.code, -1) {
+				out.dotted = append(out.dotted, m[1])
+			}
 		}
 	}
 	return out
@@ -295,7 +309,7 @@ func pyTestInputsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 	if err != nil {
 		return nil, userError(thread, "%v", err)
 	}
-	c := &pyCloser{tree: t, roots: roots, pkg: p.pkg, parsed: map[string]pyImports{}}
+	c := p.pyCloser(t, roots)
 	d := starlark.NewDict(len(srcs))
 	for _, s := range srcs {
 		rel, err := p.wsPath(b.Name(), "srcs", s)
@@ -348,7 +362,7 @@ func defaultPyRoots(t *sourceTree, pkg string) []string {
 	if src := path.Join(pkg, "src"); t.isDir(src) {
 		roots = append(roots, src)
 	}
-	if proj, err := newPyProjects(t).at(pkg); err == nil {
+	if proj, err := newPyProjects(t, pkg).at(pkg); err == nil {
 		for _, d := range proj.importDirs {
 			if !slices.Contains(roots, d) {
 				roots = append(roots, d)
@@ -358,14 +372,30 @@ func defaultPyRoots(t *sourceTree, pkg string) []string {
 	return roots
 }
 
+// pyCloser returns the package's closer for these roots, made on first use.
+func (p *pkgState) pyCloser(t *sourceTree, roots []string) *pyCloser {
+	key := strings.Join(roots, "\x00")
+	if c := p.pyClosers[key]; c != nil {
+		return c
+	}
+	if p.pyClosers == nil {
+		p.pyClosers = map[string]*pyCloser{}
+	}
+	c := &pyCloser{tree: t, roots: roots, pkg: p.pkg, parsed: map[string]pyImports{},
+		closures: map[string][]string{}, unresolved: map[string][]string{}, searched: map[string][]string{}}
+	p.pyClosers[key] = c
+	return c
+}
+
 // pyCloser computes import closures, memoizing parsed files across the
 // test files of one call.
 type pyCloser struct {
-	tree   *sourceTree
-	roots  []string
-	pkg    string
-	parsed map[string]pyImports
-	all    []string // every .py file below the roots, computed on demand
+	tree     *sourceTree
+	roots    []string
+	pkg      string
+	parsed   map[string]pyImports
+	all      []string            // every .py file below the roots, computed on demand
+	closures map[string][]string // test file -> its inputs
 	// unresolved records, per test file, the absolute imports of its
 	// closure found nowhere on its own search path (the standard library,
 	// installed packages, or a module only a shared pytest process finds),
@@ -401,6 +431,9 @@ func (c *pyCloser) baseDir(file string) string {
 }
 
 func (c *pyCloser) inputs(test string) []string {
+	if in, ok := c.closures[test]; ok {
+		return in
+	}
 	set := map[string]bool{}
 	search := append([]string{c.baseDir(test)}, c.roots...)
 	var queue []string
@@ -445,7 +478,7 @@ func (c *pyCloser) inputs(test string) []string {
 			for _, g := range found {
 				add(g)
 			}
-			if len(found) == 0 && imp.level == 0 && imp.module != "" && c.unresolved != nil {
+			if len(found) == 0 && imp.level == 0 && imp.module != "" {
 				c.unresolved[test] = append(c.unresolved[test], imp.module)
 			}
 		}
@@ -458,10 +491,9 @@ func (c *pyCloser) inputs(test string) []string {
 			}
 		}
 	}
-	if c.searched != nil {
-		c.searched[test] = search
-	}
-	return slices.Sorted(maps.Keys(set))
+	c.searched[test] = search
+	c.closures[test] = slices.Sorted(maps.Keys(set))
+	return c.closures[test]
 }
 
 // resolve returns the files an import loads: the module and its parent
@@ -579,14 +611,20 @@ func pyDescend(rel string) bool {
 }
 
 // pytest_shared_imports(srcs, roots = None) returns, for each test file in
-// srcs whose run alone cannot find a module that a shared pytest process
-// would, a list of struct(module, note): the module imports nowhere on the
-// file's own search path (see py_test_inputs), but is found in the folder
-// that pytest's "prepend" import mode puts on sys.path when it collects
-// another test file of srcs. In one pytest process over all the files the
-// import works only after that file was collected: the file is
-// order-dependent, and passes only in a shared process. Files without such
-// an import are left out of the dict.
+// srcs that may pass only in one pytest process with the others, a list of
+// struct(module, pattern, note): the note says why, and pattern is the text
+// of the error (in pytest's report) that shows the file failed for that
+// reason. Two cases are read statically:
+//   - an import found nowhere on the file's own search path (see
+//     py_test_inputs), but in the folder that pytest's "prepend" import
+//     mode puts on sys.path when it collects another test file of srcs;
+//   - a submodule of a workspace package used as an attribute
+//     (click._termui_impl.isatty, or a patch target string) that the file
+//     does not import but another test file of srcs does: one pytest
+//     process imports every test file before running any test, so the
+//     attribute is there; alone it is not.
+//
+// Files without such a use are left out of the dict.
 func pytestSharedImportsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	p, err := pkgOnly(thread, b.Name())
 	if err != nil {
@@ -605,8 +643,7 @@ func pytestSharedImportsFn(thread *starlark.Thread, b *starlark.Builtin, args st
 	if err != nil {
 		return nil, userError(thread, "%v", err)
 	}
-	c := &pyCloser{tree: t, roots: roots, pkg: p.pkg, parsed: map[string]pyImports{},
-		unresolved: map[string][]string{}, searched: map[string][]string{}}
+	c := p.pyCloser(t, roots)
 	rels := make([]string, len(srcs))
 	// the folders pytest puts on sys.path while collecting, and the first
 	// test file (in collection order) that puts each there
@@ -630,11 +667,19 @@ func pytestSharedImportsFn(thread *starlark.Thread, b *starlark.Builtin, args st
 			bases = append(bases, d)
 		}
 	}
+	note := func(module, pattern, text string) starlark.Value {
+		return starlarkstruct.FromStringDict(starlark.String("pytest_shared_import"), starlark.StringDict{
+			"module":  starlark.String(module),
+			"pattern": starlark.String(pattern),
+			"note":    starlark.String(text),
+		})
+	}
 	d := starlark.NewDict(0)
 	for i, rel := range rels {
 		c.inputs(rel)
 		var notes []starlark.Value
 		seen := map[string]bool{}
+		// a module only another file's folder on sys.path provides
 		for _, mod := range c.unresolved[rel] {
 			if seen[mod] {
 				continue
@@ -654,12 +699,32 @@ func pytestSharedImportsFn(thread *starlark.Thread, b *starlark.Builtin, args st
 				} else {
 					where += "/"
 				}
-				note := fmt.Sprintf("%s imports %s, which only %s holds: one pytest process finds it there after collecting %s (prepend import mode puts that folder on sys.path), a run of this file alone does not. The file passes only in a shared process: order-dependent. To make it independent, add that folder to pytest's pythonpath option or import the module by its package.",
-					p.srcPath(rel), mod, where, p.srcPath(firstIn[base]))
-				notes = append(notes, starlarkstruct.FromStringDict(starlark.String("pytest_shared_import"), starlark.StringDict{
-					"module": starlark.String(mod),
-					"note":   starlark.String(note),
-				}))
+				notes = append(notes, note(mod, "No module named '"+mod, fmt.Sprintf(
+					"%s imports %s, which only %s holds: one pytest process finds it there after collecting %s (prepend import mode puts that folder on sys.path), a run of this file alone does not. The file passes only in a shared process: order-dependent. To make it independent, add that folder to pytest's pythonpath option or import the module by its package.",
+					p.srcPath(rel), mod, where, p.srcPath(firstIn[base]))))
+				break
+			}
+		}
+		// a submodule reached as an attribute, which exists only once
+		// some file has imported the submodule
+		own := c.imports(rel)
+		for _, ref := range own.dotted {
+			mod := c.submoduleIn(c.searched[rel], ref)
+			if mod == "" || seen[mod] || importsModule(own, mod) {
+				continue
+			}
+			seen[mod] = true
+			for _, other := range sorted {
+				if other == rel || !importsModule(c.imports(other), mod) {
+					continue
+				}
+				sub := mod[strings.LastIndex(mod, ".")+1:]
+				text := fmt.Sprintf(
+					"%s uses %s without importing it: the attribute exists only once the submodule is imported, which %s does. One pytest process imports every test file before it runs any test, so there this file passes; alone it does not. The file passes only in a shared process: order-dependent. To make it independent, import %s in it.",
+					p.srcPath(rel), mod, p.srcPath(other), mod)
+				notes = append(notes,
+					note(mod, "AttributeError: "+sub, text),
+					note(mod, "has no attribute '"+sub+"'", text))
 				break
 			}
 		}
@@ -670,4 +735,52 @@ func pytestSharedImportsFn(thread *starlark.Thread, b *starlark.Builtin, args st
 		}
 	}
 	return d, nil
+}
+
+// submoduleIn returns the longest prefix of a dotted name that is a
+// submodule of a package of the workspace (pkg.sub, found on search),
+// "" when there is none: the attribute pkg.sub is set only by importing
+// it.
+func (c *pyCloser) submoduleIn(search []string, dotted string) string {
+	parts := strings.Split(dotted, ".")
+	found := ""
+	for _, base := range search {
+		dir := path.Join(base, parts[0])
+		if !c.tree.isFile(path.Join(dir, "__init__.py")) {
+			continue
+		}
+		for k := 1; k < len(parts); k++ {
+			sub := path.Join(dir, parts[k])
+			switch {
+			case c.tree.isFile(sub + ".py"):
+				return strings.Join(parts[:k+1], ".")
+			case c.tree.isFile(path.Join(sub, "__init__.py")):
+				found = strings.Join(parts[:k+1], ".")
+				dir = sub
+				continue
+			}
+			break
+		}
+		return found
+	}
+	return ""
+}
+
+// importsModule reports whether a file's own import statements import mod
+// (import mod, import mod.sub, from mod import x, from parent import name).
+func importsModule(im pyImports, mod string) bool {
+	for _, imp := range im.imports {
+		if imp.level > 0 {
+			continue
+		}
+		if imp.module == mod || strings.HasPrefix(imp.module, mod+".") {
+			return true
+		}
+		for _, n := range imp.names {
+			if imp.module+"."+n == mod {
+				return true
+			}
+		}
+	}
+	return false
 }
