@@ -38,8 +38,9 @@ type Entry struct {
 	// Err is set for a symlink that leads out of the workspace: naming it
 	// is an error.
 	Err error
-	// Report is set for a file a run of suite wrote (--json, --junit,
-	// --profile): never an input, so a glob passes over it.
+	// Report is set for a file suite wrote: a run's --json, --junit or
+	// --profile report, or the durations file. It is never an input, so a
+	// glob passes over it.
 	Report bool
 }
 
@@ -52,6 +53,7 @@ type Entry struct {
 // read and symlink followed is recorded in reads (which may be nil).
 func ScanWorkspace(root string, ig *Ignorer, reads *Reads) (*Scan, error) {
 	s := &Scan{reads: reads, root: root, ig: ig, reports: ReadReports(root, reads)}
+	s.reports[DurationsFile] = true
 	top, err := s.walkTop(root, ig)
 	if err != nil {
 		return nil, err
