@@ -56,6 +56,13 @@ func TestInputsFollowLinksToWhatTheyLeadTo(t *testing.T) {
 		"o/out":                             "-> /etc/hostname",
 		"t/plain":                           "p",
 		"packages/a/node_modules/.bin/self": "-> ../../index.js",
+		// pnpm's layout: links into its store inside node_modules, which
+		// the scan ignores.
+		"t/node_modules/.pnpm/pn@1/node_modules/pn/index.js":   "pn",
+		"t/node_modules/.pnpm/pn@1/node_modules/pn/lib/x.js":   "x",
+		"t/node_modules/.pnpm/pn@1/node_modules/dep":           "-> ../../dep@2/node_modules/dep",
+		"t/node_modules/.pnpm/dep@2/node_modules/dep/index.js": "dep",
+		"t/node_modules/pn": "-> .pnpm/pn@1/node_modules/pn",
 	})
 	s := scan(t, root)
 	cases := []struct {
@@ -71,6 +78,10 @@ func TestInputsFollowLinksToWhatTheyLeadTo(t *testing.T) {
 		// A path through a folder link is the link plus the real file.
 		{[]string{"t/linked/lib/util.js"}, []string{"packages/a/lib/util.js", "t/linked"}},
 		{[]string{"t/abs"}, []string{"packages/a/index.js", "t/abs"}},
+		{[]string{"t/node_modules/pn"}, []string{
+			"t/node_modules/.pnpm/pn@1/node_modules/pn/index.js", "t/node_modules/.pnpm/pn@1/node_modules/pn/lib/x.js", "t/node_modules/pn"}},
+		{[]string{"t/node_modules/.pnpm/pn@1/node_modules/dep"}, []string{
+			"t/node_modules/.pnpm/dep@2/node_modules/dep/index.js", "t/node_modules/.pnpm/pn@1/node_modules/dep"}},
 		// A link to a folder above it, and a cycle, end.
 		{[]string{"t/loop/up"}, nil},
 		{[]string{"t/ping"}, []string{"t/ping", "t/pong"}},
