@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // maxLinkHops bounds how many symlinks resolving one path may follow, as
@@ -143,8 +144,8 @@ func (s *Scan) resolve(rel string) (links []string, real string, dir bool, err e
 		abs := s.root + string(filepath.Separator) + filepath.FromSlash(cur)
 		s.reads.Stat(abs)
 		fi, err := os.Lstat(abs)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) {
-			return links, "", false, nil
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return links, "", false, nil // dangling: the links alone, as in the tree
 		}
 		if err != nil {
 			return nil, "", false, err

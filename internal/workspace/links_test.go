@@ -53,6 +53,7 @@ func TestInputsFollowLinksToWhatTheyLeadTo(t *testing.T) {
 		"t/ping":                            "-> pong",
 		"t/pong":                            "-> ping",
 		"t/gone":                            "-> nowhere",
+		"t/through-file":                    "-> plain/x",
 		"o/out":                             "-> /etc/hostname",
 		"t/plain":                           "p",
 		"packages/a/node_modules/.bin/self": "-> ../../index.js",
@@ -86,6 +87,7 @@ func TestInputsFollowLinksToWhatTheyLeadTo(t *testing.T) {
 		{[]string{"t/loop/up"}, nil},
 		{[]string{"t/ping"}, []string{"t/ping", "t/pong"}},
 		{[]string{"t/gone"}, []string{"t/gone"}},
+		{[]string{"t/through-file"}, []string{"t/through-file"}},
 	}
 	for _, c := range cases {
 		got, err := s.Inputs(c.declared)
