@@ -40,6 +40,12 @@ func LinkText(root, rel string) (string, error) {
 	if filepath.IsAbs(text) {
 		t := filepath.Clean(text)
 		if !Inside(root, t) {
+			// The workspace named through a symlink (root is symlink-free).
+			if d, err := filepath.EvalSymlinks(filepath.Dir(t)); err == nil {
+				t = filepath.Join(d, filepath.Base(t))
+			}
+		}
+		if !Inside(root, t) {
 			return "", outsideError(rel, text)
 		}
 		r, err := filepath.Rel(filepath.Dir(abs), t)

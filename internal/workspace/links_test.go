@@ -209,3 +209,17 @@ func TestReadsNoticeAChangedLinkText(t *testing.T) {
 		t.Error("a link's new text went unnoticed")
 	}
 }
+
+func TestLinkTextNamesTheWorkspaceThroughALink(t *testing.T) {
+	root := tree(t, map[string]string{"WORKSPACE": "", "pkg/f": "f"})
+	alias := filepath.Join(t.TempDir(), "alias")
+	if err := os.Symlink(root, alias); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(alias, "pkg", "f"), filepath.Join(root, "pkg", "l")); err != nil {
+		t.Fatal(err)
+	}
+	if text, err := LinkText(root, "pkg/l"); err != nil || text != "f" {
+		t.Errorf("LinkText = %q, %v; want \"f\"", text, err)
+	}
+}
