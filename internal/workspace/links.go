@@ -65,8 +65,20 @@ func LinkText(root, rel string) (string, error) {
 // declared file; for a declared symlink, the symlink itself, every link its
 // target's path goes through, and its target's files; for a path through a
 // symlinked folder, those links and the real path. The result is sorted and
-// names no path below a symlink. Suite's own reports never join it.
+// names no path below a symlink. Suite's own reports never join it. Declared
+// paths come sorted and unique (as a test's are), and when no link is among
+// them they are the result.
 func (s *Scan) Inputs(declared []string) ([]string, error) {
+	plain := true
+	for _, p := range declared {
+		if f, ok := s.lookup(p); !ok || f.link {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return declared, nil // the common case: files the scan found, no link among them
+	}
 	out := map[string]bool{}
 	seen := map[string]bool{}
 	todo := append([]string(nil), declared...)
