@@ -272,7 +272,7 @@ func (p *pkgState) resolveSrcs(fn string, srcs []string) ([]string, error) {
 		case workspace.InOutputDir(rel):
 			return nil, fmt.Errorf("%s: srcs: %q is in %s, suite's own output folder, which is never an input", fn, s, workspace.OutputDir)
 		case p.ev.scan.IsReport(rel):
-			return nil, fmt.Errorf("%s: srcs: %q is a report a run of suite wrote (--json, --junit or --profile), which is never an input; write reports elsewhere", fn, s)
+			return nil, fmt.Errorf("%s: srcs: %q is a file suite writes (a run's --json, --junit or --profile report, or the durations file), which is never an input", fn, s)
 		}
 		fi, err := workspace.StatInput(p.ev.root, rel)
 		if err == nil && fi.IsDir() {
@@ -685,8 +685,8 @@ func (p *pkgState) packageEntries() []workspace.Entry {
 	return p.files
 }
 
-// reportHit warns that a glob matched a file a run of suite wrote into the
-// tree (--json, --junit, --profile): it is left out, as every run would
+// reportHit warns that a glob matched a file suite wrote into the tree (a
+// run's report, the durations file): it is left out, as every run would
 // otherwise change an input of the next.
 func (p *pkgState) reportHit(thread *starlark.Thread, pat, file, prefix string) {
 	if !p.warned[file] {
@@ -695,7 +695,7 @@ func (p *pkgState) reportHit(thread *starlark.Thread, pat, file, prefix string) 
 		}
 		p.warned[file] = true
 		p.empty = append(p.empty, &Error{Pos: callPos(thread), Msg: fmt.Sprintf(
-			"glob: %q matches %s, a report a run of suite wrote (--json, --junit or --profile); suite's own output is never an input, so it is left out (write reports outside the package, or exclude them)", pat, prefix+file)})
+			"glob: %q matches %s, a file suite writes (a run's --json, --junit or --profile report, or the durations file); suite's own output is never an input, so it is left out (write reports outside the package, or exclude them)", pat, prefix+file)})
 	}
 }
 

@@ -56,10 +56,7 @@ func goPackagesInfoFn(thread *starlark.Thread, b *starlark.Builtin, args starlar
 	if fi, err := os.Stat(baseAbs); err != nil || !fi.IsDir() {
 		return nil, userError(thread, "%s: dir: %q is not a folder in package %q", b.Name(), dir, "//"+p.pkg)
 	}
-	files, err := p.ev.scan.PackageFiles(base)
-	if err != nil {
-		return nil, userError(thread, "%s: %v", b.Name(), err)
-	}
+	files := p.ev.scan.PackageFiles(base)
 	r := newGoResolver(newSourceTree(p.ev))
 
 	dirs := map[string]bool{}

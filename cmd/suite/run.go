@@ -119,12 +119,11 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	if f.lf && f.ff {
 		return invalid("--lf and --ff are exclusive")
 	}
-	if !f.dryRun {
-		// Before the workspace is evaluated: a report written into the
-		// tree must never be an input, of this run's graph or a later one's.
-		if err := g.recordReports(f.jsonOut, f.junit, f.profile); err != nil {
-			fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: recording where reports go: %v\n", err)
-		}
+	// Before the workspace is evaluated: a report written into the tree,
+	// or the durations file read, must never be an input, of this run's
+	// graph or a later one's.
+	if err := g.recordReports(func(string) []string { return []string{f.jsonOut, f.junit, f.profile, f.durationsPath} }); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: recording where reports go: %v\n", err)
 	}
 	s, err := g.load()
 	if err != nil {

@@ -54,7 +54,7 @@ func (g *globalFlags) load() (*session, error) {
 // to the process's directory, as the files are opened) that lie inside the
 // workspace, so that evaluation leaves them out of every glob. Without a
 // workspace it does nothing: load says what is wrong.
-func (g *globalFlags) recordReports(files ...string) error {
+func (g *globalFlags) recordReports(files func(root string) []string) error {
 	dir := g.dir
 	if dir == "" {
 		dir = "."
@@ -67,7 +67,7 @@ func (g *globalFlags) recordReports(files ...string) error {
 	if err != nil {
 		return err
 	}
-	_, err = workspace.RecordReports(root, cwd, files)
+	_, err = workspace.RecordReports(root, cwd, files(root))
 	return err
 }
 

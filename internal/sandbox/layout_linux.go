@@ -117,6 +117,9 @@ func linkInput(workspace, src, dst string) error {
 	}
 	if filepath.IsAbs(text) {
 		t := filepath.Clean(text)
+		if d, err := filepath.EvalSymlinks(filepath.Dir(t)); err == nil {
+			t = filepath.Join(d, filepath.Base(t)) // the workspace named through a symlink
+		}
 		if t != workspace && !strings.HasPrefix(t, workspace+string(filepath.Separator)) {
 			return fmt.Errorf("symlink leads outside the workspace (to %s)", text)
 		}

@@ -13,11 +13,12 @@ import (
 
 	"github.com/suite-run/suite/internal/action"
 	"github.com/suite-run/suite/internal/statefile"
+	"github.com/suite-run/suite/internal/workspace"
 )
 
 // DurationsFile is the durations file's name at the workspace root, where
 // it is kept in version control beside WORKSPACE.
-const DurationsFile = ".suite-durations.json"
+const DurationsFile = workspace.DurationsFile
 
 // Durations is the durations file: how long one run of each test takes
 // (the sum of its shards), by label. CI shards split the selection by it.

@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // maxLinkHops bounds how many symlinks resolving one path may follow, as
@@ -39,6 +40,12 @@ func LinkText(root, rel string) (string, error) {
 	if filepath.IsAbs(text) {
 		t := filepath.Clean(text)
 		if !Inside(root, t) {
+			// The workspace named through a symlink (root is symlink-free).
+			if d, err := filepath.EvalSymlinks(filepath.Dir(t)); err == nil {
+				t = filepath.Join(d, filepath.Base(t))
+			}
+		}
+		if !Inside(root, t) {
 			return "", outsideError(rel, text)
 		}
 		r, err := filepath.Rel(filepath.Dir(abs), t)
@@ -58,8 +65,20 @@ func LinkText(root, rel string) (string, error) {
 // declared file; for a declared symlink, the symlink itself, every link its
 // target's path goes through, and its target's files; for a path through a
 // symlinked folder, those links and the real path. The result is sorted and
-// names no path below a symlink. Suite's own reports never join it.
+// names no path below a symlink. Suite's own reports never join it. Declared
+// paths come sorted and unique (as a test's are), and when no link is among
+// them they are the result.
 func (s *Scan) Inputs(declared []string) ([]string, error) {
+	plain := true
+	for _, p := range declared {
+		if f, ok := s.lookup(p); !ok || f.link {
+			plain = false
+			break
+		}
+	}
+	if plain {
+		return declared, nil // the common case: files the scan found, no link among them
+	}
 	out := map[string]bool{}
 	seen := map[string]bool{}
 	todo := append([]string(nil), declared...)
@@ -143,8 +162,8 @@ func (s *Scan) resolve(rel string) (links []string, real string, dir bool, err e
 		abs := s.root + string(filepath.Separator) + filepath.FromSlash(cur)
 		s.reads.Stat(abs)
 		fi, err := os.Lstat(abs)
-		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) {
-			return links, "", false, nil
+		if errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR) {
+			return links, "", false, nil // dangling: the links alone, as in the tree
 		}
 		if err != nil {
 			return nil, "", false, err

@@ -53,9 +53,17 @@ func TestInputsFollowLinksToWhatTheyLeadTo(t *testing.T) {
 		"t/ping":                            "-> pong",
 		"t/pong":                            "-> ping",
 		"t/gone":                            "-> nowhere",
+		"t/through-file":                    "-> plain/x",
 		"o/out":                             "-> /etc/hostname",
 		"t/plain":                           "p",
 		"packages/a/node_modules/.bin/self": "-> ../../index.js",
+		// pnpm's layout: links into its store inside node_modules, which
+		// the scan ignores.
+		"t/node_modules/.pnpm/pn@1/node_modules/pn/index.js":   "pn",
+		"t/node_modules/.pnpm/pn@1/node_modules/pn/lib/x.js":   "x",
+		"t/node_modules/.pnpm/pn@1/node_modules/dep":           "-> ../../dep@2/node_modules/dep",
+		"t/node_modules/.pnpm/dep@2/node_modules/dep/index.js": "dep",
+		"t/node_modules/pn": "-> .pnpm/pn@1/node_modules/pn",
 	})
 	s := scan(t, root)
 	cases := []struct {
@@ -71,10 +79,15 @@ func TestInputsFollowLinksToWhatTheyLeadTo(t *testing.T) {
 		// A path through a folder link is the link plus the real file.
 		{[]string{"t/linked/lib/util.js"}, []string{"packages/a/lib/util.js", "t/linked"}},
 		{[]string{"t/abs"}, []string{"packages/a/index.js", "t/abs"}},
+		{[]string{"t/node_modules/pn"}, []string{
+			"t/node_modules/.pnpm/pn@1/node_modules/pn/index.js", "t/node_modules/.pnpm/pn@1/node_modules/pn/lib/x.js", "t/node_modules/pn"}},
+		{[]string{"t/node_modules/.pnpm/pn@1/node_modules/dep"}, []string{
+			"t/node_modules/.pnpm/dep@2/node_modules/dep/index.js", "t/node_modules/.pnpm/pn@1/node_modules/dep"}},
 		// A link to a folder above it, and a cycle, end.
 		{[]string{"t/loop/up"}, nil},
 		{[]string{"t/ping"}, []string{"t/ping", "t/pong"}},
 		{[]string{"t/gone"}, []string{"t/gone"}},
+		{[]string{"t/through-file"}, []string{"t/through-file"}},
 	}
 	for _, c := range cases {
 		got, err := s.Inputs(c.declared)
@@ -117,6 +130,7 @@ func TestScanKeepsSymlinksAsEntriesWithoutDescending(t *testing.T) {
 		"p/self":         "-> .",
 		"p/dangling":     "-> missing",
 		"p/out":          "-> /etc",
+		"p/out-dangling": "-> /nonexistent/x",
 		".suite/reports": "p/report.json\n",
 		"p/report.json":  "{}",
 	})
@@ -139,8 +153,8 @@ func TestScanKeepsSymlinksAsEntriesWithoutDescending(t *testing.T) {
 	if !got["report.json"].Report || got["real/f"].Report {
 		t.Error("reports not marked as such")
 	}
-	if files, err := s.PackageFiles("p"); err == nil {
-		t.Errorf("PackageFiles ignored a link leading outside: %v", files)
+	if files := s.PackageFiles("p"); contains(files, "out") || contains(files, "report.json") || !contains(files, "dirlink") {
+		t.Errorf("PackageFiles: %v", files)
 	}
 }
 
@@ -193,5 +207,19 @@ func TestReadsNoticeAChangedLinkText(t *testing.T) {
 	os.Symlink("a", filepath.Join(root, "l"))
 	if r.Unchanged() {
 		t.Error("a link's new text went unnoticed")
+	}
+}
+
+func TestLinkTextNamesTheWorkspaceThroughALink(t *testing.T) {
+	root := tree(t, map[string]string{"WORKSPACE": "", "pkg/f": "f"})
+	alias := filepath.Join(t.TempDir(), "alias")
+	if err := os.Symlink(root, alias); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(alias, "pkg", "f"), filepath.Join(root, "pkg", "l")); err != nil {
+		t.Fatal(err)
+	}
+	if text, err := LinkText(root, "pkg/l"); err != nil || text != "f" {
+		t.Errorf("LinkText = %q, %v; want \"f\"", text, err)
 	}
 }

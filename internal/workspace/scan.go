@@ -38,8 +38,9 @@ type Entry struct {
 	// Err is set for a symlink that leads out of the workspace: naming it
 	// is an error.
 	Err error
-	// Report is set for a file a run of suite wrote (--json, --junit,
-	// --profile): never an input, so a glob passes over it.
+	// Report is set for a file suite wrote: a run's --json, --junit or
+	// --profile report, or the durations file. It is never an input, so a
+	// glob passes over it.
 	Report bool
 }
 
@@ -47,11 +48,12 @@ type Entry struct {
 // symlink is an entry of its own, whatever it leads to (a file, a folder,
 // nothing), and the walk never descends into it, so no cycle of links can
 // make it loop; one leading outside is kept with an error, reported only if
-// a glob or a rule asks for it. The files runs of suite wrote into the
+// a glob or a rule asks for it, unless it dangles (then it is left out). The files runs of suite wrote into the
 // tree (see Reports) are marked so that globs pass over them. Every folder
 // read and symlink followed is recorded in reads (which may be nil).
 func ScanWorkspace(root string, ig *Ignorer, reads *Reads) (*Scan, error) {
 	s := &Scan{reads: reads, root: root, ig: ig, reports: ReadReports(root, reads)}
+	s.reports[DurationsFile] = true
 	top, err := s.walkTop(root, ig)
 	if err != nil {
 		return nil, err
@@ -130,6 +132,11 @@ func (s *Scan) readDir(root, abs, rel, owner string, ig *Ignorer, sub func(rel, 
 			}
 			_, lerr := LinkText(root, childRel)
 			switch {
+			case lerr != nil && err != nil:
+				// Dangling, and out of the workspace: nothing to declare,
+				// and nothing to make again (an absolute link would name a
+				// path the test could fill from inside its sandbox).
+				continue
 			case lerr != nil:
 				s.files = append(s.files, scanned{childRel, owner, lerr, true})
 			case err == nil && !Inside(root, target):
@@ -186,18 +193,16 @@ func (s *Scan) TreeEntries(dir string) []Entry {
 }
 
 // PackageFiles is PackageEntries as paths, without the reports suite
-// wrote; a symlink leading outside the workspace is an error.
-func (s *Scan) PackageFiles(dir string) ([]string, error) {
+// wrote and the symlinks leading outside the workspace: those are an error
+// only where a glob or srcs names them.
+func (s *Scan) PackageFiles(dir string) []string {
 	var out []string
 	for _, e := range s.PackageEntries(dir) {
-		if e.Err != nil {
-			return nil, e.Err
-		}
-		if !e.Report {
+		if e.Err == nil && !e.Report {
 			out = append(out, e.Path)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // IsReport reports whether the workspace-relative path is a file a run of

@@ -25,6 +25,10 @@ const (
 	// OutputDir holds logs and per-run state inside the workspace; it is
 	// never scanned for packages or matched by globs.
 	OutputDir = ".suite"
+	// DurationsFile, at the root, is what `suite durations` writes for CI
+	// shards to split by. It is kept in version control, yet, being suite's
+	// own output, never an input.
+	DurationsFile = ".suite-durations.json"
 )
 
 // DefaultIgnore are the folders never scanned when WORKSPACE names none.
