@@ -72,7 +72,9 @@ func execute(ctx context.Context, s *Spec, lay layout, env []string, log *tailLo
 		}
 	}
 	if tree == nil && err == nil {
-		tree, err = startInProcessGroup(s, lay, path, env, devNull, logW)
+		if err = s.linkReadOnlyPaths(lay); err == nil {
+			tree, err = startInProcessGroup(s, lay, path, env, devNull, logW)
+		}
 	}
 	logW.Close()
 	if err != nil {
@@ -229,7 +231,9 @@ func startInNamespaces(s *Spec, lay layout, path string, env []string, devNull, 
 		sys.GidMappingsEnableSetgroups = false
 		sys.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN}
 	}
-	argv := append([]string{initArg0, mode, path}, s.Argv...)
+	plan := s.planMounts(lay, path)
+	argv := append([]string{initArg0, mode, plan.cwd, lay.cwd}, plan.args()...)
+	argv = append(append(argv, path), s.Argv...)
 	proc, err := os.StartProcess("/proc/self/exe", argv, &os.ProcAttr{
 		Dir:   lay.cwd,
 		Env:   env,

@@ -18,21 +18,26 @@ import (
 
 // layout names the directories of one action under its ScratchDir.
 type layout struct {
-	execRoot   string // TEST_SRCDIR: the declared inputs, nothing else
+	runfiles   string // TEST_SRCDIR = RUNFILES_DIR: Bazel's runfiles root
+	execRoot   string // runfiles/<workspace name>: the declared inputs, nothing else
 	cwd        string // execRoot/Package
 	tmpDir     string // TEST_TMPDIR, HOME, TMPDIR
 	xmlFile    string // XML_OUTPUT_FILE
 	outputsDir string // TEST_UNDECLARED_OUTPUTS_DIR
+	hiddenFile string // an empty file, mounted over each hidden file
 }
 
-func newLayout(scratch, pkg string) layout {
-	root := filepath.Join(scratch, "execroot")
+func newLayout(scratch, workspaceName, pkg string) layout {
+	runfiles := filepath.Join(scratch, "runfiles")
+	root := filepath.Join(runfiles, workspaceName)
 	return layout{
+		runfiles:   runfiles,
 		execRoot:   root,
 		cwd:        filepath.Join(root, pkg),
 		tmpDir:     filepath.Join(scratch, "tmp"),
 		xmlFile:    filepath.Join(scratch, "test.xml"),
 		outputsDir: filepath.Join(scratch, "undeclared"),
+		hiddenFile: filepath.Join(scratch, "hidden"),
 	}
 }
 
@@ -58,8 +63,8 @@ func newLayout(scratch, pkg string) layout {
 // the same folders as in the tree.
 func (l layout) create(workspace string, inputs []string) error {
 	// A leftover exec root would hold files the test did not declare.
-	if _, err := os.Lstat(l.execRoot); err == nil {
-		return fmt.Errorf("sandbox: scratch directory %s is not fresh", filepath.Dir(l.execRoot))
+	if _, err := os.Lstat(l.runfiles); err == nil {
+		return fmt.Errorf("sandbox: scratch directory %s is not fresh", filepath.Dir(l.runfiles))
 	}
 	for _, d := range []string{l.cwd, l.tmpDir, l.outputsDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -137,7 +142,12 @@ func (s *Spec) environ(l layout) []string {
 	}
 	m["TEST_TARGET"] = s.Label
 	m["TEST_WORKSPACE"] = s.WorkspaceName
-	m["TEST_SRCDIR"] = l.execRoot
+	// Bazel's runfiles libraries (rules_go's go/runfiles, Python's
+	// runfiles, runfiles.bash) look for RUNFILES_MANIFEST_FILE first, then
+	// RUNFILES_DIR (TEST_SRCDIR for some). There is no manifest: the tree
+	// itself holds every file, which is what those libraries fall back to.
+	m["TEST_SRCDIR"] = l.runfiles
+	m["RUNFILES_DIR"] = l.runfiles
 	m["TEST_TMPDIR"] = l.tmpDir
 	m["HOME"] = l.tmpDir
 	m["TMPDIR"] = l.tmpDir

@@ -23,7 +23,7 @@ func run(ctx context.Context, s Spec, opt options) (res Result, err error) {
 			}
 		}()
 	}
-	lay := newLayout(s.ScratchDir, s.Package)
+	lay := newLayout(s.ScratchDir, s.WorkspaceName, s.Package)
 	if err := lay.create(s.Workspace, s.Inputs); err != nil {
 		return Result{}, err
 	}

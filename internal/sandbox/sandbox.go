@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
@@ -55,10 +56,16 @@ const (
 
 // Spec describes one test action.
 type Spec struct {
-	Label         string // "//pkg:name", exported as TEST_TARGET
-	Workspace     string // absolute workspace root on the host; inputs are read from here
-	WorkspaceName string // TEST_WORKSPACE
-	Package       string // package directory, workspace-relative ("" = root); the test's cwd inside the exec root
+	Label string // "//pkg:name", exported as TEST_TARGET
+	// Workspace is the absolute workspace root on the host. Inputs are read
+	// from here, and inside the mount namespace the exec root is mounted
+	// here, so every action of a workspace sees its files at the paths the
+	// user's own tools do.
+	Workspace string
+	// WorkspaceName is TEST_WORKSPACE and the exec root's folder in the
+	// runfiles tree; DefaultWorkspaceName when empty.
+	WorkspaceName string
+	Package       string // package directory, workspace-relative ("" = root); the test's cwd
 	// Inputs are workspace-relative paths of regular files and symlinks
 	// (made again with the same text); only these exist in the exec root.
 	Inputs []string
@@ -88,7 +95,34 @@ type Spec struct {
 	LogLimit   int64
 	XMLPath    string // XML_OUTPUT_FILE is copied here if the test wrote one ("" = not kept)
 	OutputsDir string // files of TEST_UNDECLARED_OUTPUTS_DIR are moved here if there are any ("" = not kept)
+
+	// What the test may see and write outside its exec root (README.md,
+	// "What a test can touch"). Paths are absolute; missing ones are
+	// skipped.
+
+	// ReadOnlyPaths are host directories (or files) the test sees
+	// read-only at the same absolute path, even inside the hidden workspace
+	// or home: an installed environment such as a .venv, node_modules or a
+	// site-packages, and WORKSPACE's sandbox_readable.
+	ReadOnlyPaths []string
+	// WritablePaths are host directories the test may write at the same
+	// path: caches a rule declares (the Go build cache) and WORKSPACE's
+	// sandbox_writable.
+	WritablePaths []string
+	// HidePaths stay invisible even where their parent is visible
+	// (WORKSPACE's sandbox_hide).
+	HidePaths []string
+	// Home is the user's real home directory, hidden unless Relaxed.
+	Home string
+	// Relaxed shows the real workspace and Home read-only (except
+	// HidePaths) instead of hiding them; the test then runs in the real
+	// package folder. Everything else stays as in the strict mode.
+	Relaxed bool
 }
+
+// DefaultWorkspaceName is TEST_WORKSPACE when Spec.WorkspaceName is empty:
+// Bzlmod's name for the main repository.
+const DefaultWorkspaceName = "_main"
 
 // Result is how a test action went.
 type Result struct {
@@ -131,6 +165,22 @@ func (s *Spec) normalize() error {
 	var err error
 	if s.ScratchDir, err = filepath.Abs(s.ScratchDir); err != nil {
 		return fmt.Errorf("sandbox: %w", err)
+	}
+	if s.WorkspaceName == "" {
+		s.WorkspaceName = DefaultWorkspaceName
+	}
+	if !filepath.IsLocal(s.WorkspaceName) || strings.Contains(s.WorkspaceName, "/") {
+		return fmt.Errorf("sandbox: workspace name %q is not a single folder name", s.WorkspaceName)
+	}
+	for _, list := range [][]string{s.ReadOnlyPaths, s.WritablePaths, s.HidePaths} {
+		for _, p := range list {
+			if !filepath.IsAbs(p) {
+				return fmt.Errorf("sandbox: path %q is not absolute", p)
+			}
+		}
+	}
+	if s.Home != "" && !filepath.IsAbs(s.Home) {
+		return fmt.Errorf("sandbox: home %q is not absolute", s.Home)
 	}
 	if s.Package != "" && !filepath.IsLocal(s.Package) {
 		return fmt.Errorf("sandbox: package %q is not a workspace-relative directory", s.Package)

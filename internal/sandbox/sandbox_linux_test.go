@@ -206,7 +206,8 @@ func TestEnvironmentIsExact(t *testing.T) {
 				"APP_MODE":                    "test",
 				"TEST_TARGET":                 "//pkg:t",
 				"TEST_WORKSPACE":              "acme",
-				"TEST_SRCDIR":                 filepath.Join(scratch, "execroot"),
+				"TEST_SRCDIR":                 filepath.Join(scratch, "runfiles"),
+				"RUNFILES_DIR":                filepath.Join(scratch, "runfiles"),
 				"TEST_TMPDIR":                 filepath.Join(scratch, "tmp"),
 				"HOME":                        filepath.Join(scratch, "tmp"),
 				"TMPDIR":                      filepath.Join(scratch, "tmp"),
@@ -255,23 +256,31 @@ func TestExecRootHoldsOnlyDeclaredInputs(t *testing.T) {
 	if err := os.Chmod(filepath.Join(ws, "run.sh"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	s := newSpec(t, ws, "sh", "-c", `cat a.txt ../lib/b.txt; echo; ../run.sh; pwd; cat secret.txt`)
-	s.Inputs = []string{"lib/b.txt", "pkg/a.txt", "run.sh"}
-	res, log := mustRun(t, context.Background(), s, options{})
-	if res.Status != Failed {
-		t.Errorf("reading an undeclared file: got %v, want failed", res.Status)
-	}
-	wantLog := "AB\nscript\n" + filepath.Join(s.ScratchDir, "execroot", "pkg") + "\n"
-	if !strings.HasPrefix(log, wantLog) || !strings.Contains(log, "secret.txt") {
-		t.Errorf("log = %q, want it to start with %q and then fail to read secret.txt", log, wantLog)
+	for _, m := range modes {
+		s := newSpec(t, ws, "sh", "-c", `cat a.txt ../lib/b.txt; echo; ../run.sh; pwd; cat secret.txt`)
+		s.Inputs = []string{"lib/b.txt", "pkg/a.txt", "run.sh"}
+		res, log := mustRun(t, context.Background(), s, m.opt)
+		if res.Status != Failed {
+			t.Errorf("%s: reading an undeclared file: got %v, want failed", m.name, res.Status)
+		}
+		// With namespaces the exec root is at the workspace's own path;
+		// without, the test runs in the runfiles tree.
+		cwd := filepath.Join(ws, "pkg")
+		if m.opt.noNamespaces {
+			cwd = filepath.Join(s.ScratchDir, "runfiles", "acme", "pkg")
+		}
+		wantLog := "AB\nscript\n" + cwd + "\n"
+		if !strings.HasPrefix(log, wantLog) || !strings.Contains(log, "secret.txt") {
+			t.Errorf("%s: log = %q, want it to start with %q and then fail to read secret.txt", m.name, log, wantLog)
+		}
 	}
 
 	// The package directory exists even without inputs in it; a relative
 	// argv[0] is relative to it.
-	s = newSpec(t, ws, "../../run.sh")
+	s := newSpec(t, ws, "../../run.sh")
 	s.Package = "deep/empty"
 	s.Inputs = []string{"run.sh"}
-	res, log = mustRun(t, context.Background(), s, options{})
+	res, log := mustRun(t, context.Background(), s, options{})
 	if res.Status != Passed || log != "script\n" {
 		t.Errorf("got %v %q, want passed \"script\\n\"", res.Status, log)
 	}
@@ -532,7 +541,7 @@ func TestKeepScratch(t *testing.T) {
 	s.Inputs = []string{"pkg/a"}
 	s.KeepScratch = true
 	mustRun(t, context.Background(), s, options{})
-	if _, err := os.Stat(filepath.Join(s.ScratchDir, "execroot", "pkg", "a")); err != nil {
+	if _, err := os.Stat(filepath.Join(s.ScratchDir, "runfiles", "acme", "pkg", "a")); err != nil {
 		t.Errorf("KeepScratch: %v", err)
 	}
 	// A used scratch directory is refused rather than mixed into the exec root.

@@ -22,7 +22,8 @@ import (
 
 // The init is this same binary, re-executed through /proc/self/exe with
 // argv[0] = initArg0 as pid 1 of the test's new pid namespace. Its argv is
-// [initArg0, mode, resolved test path, test argv...]; its environment is
+// [initArg0, mode, cwd, fallback cwd, mount plan..., PlanEnd, resolved
+// test path, test argv...] (see mounts_linux.go); its environment is
 // exactly the test's; fd 3 is a pipe on which it reports problems worth a
 // warning ("warning TEXT" lines), then how the test ended: "exit N",
 // "signal N" or "error TEXT".
@@ -67,7 +68,13 @@ func runInit(args []string) int {
 		report("error bad arguments")
 		return 127
 	}
-	mode, path, argv := args[0], args[1], args[2:]
+	mode, cwd, fallbackCwd := args[0], args[1], args[2]
+	plan, rest, ok := parsePlan(args[3:])
+	if !ok || len(rest) < 2 {
+		report("error bad arguments")
+		return 127
+	}
+	path, argv := rest[0], rest[1:]
 	if mode == ModeLoopback {
 		if err := loopbackUp(); err != nil {
 			report("error bringing up the loopback interface: " + err.Error())
@@ -81,10 +88,33 @@ func runInit(args []string) int {
 	// namespace is ours, but a "shared" root would propagate the mount to
 	// the host, so make everything private first, and mount nothing if that
 	// fails.
+	private := true
 	if err := syscall.Mount("", "/", "", syscall.MS_REC|syscall.MS_PRIVATE, ""); err != nil {
-		report("warning cannot make mounts private (" + err.Error() + "): the test sees the host's /proc")
+		private = false
+		report("warning cannot make mounts private (" + err.Error() + "): the test sees the host's /proc and file system")
 	} else if err := syscall.Mount("proc", "/proc", "proc", syscall.MS_NOSUID|syscall.MS_NODEV|syscall.MS_NOEXEC, ""); err != nil {
 		report("warning cannot mount /proc (" + err.Error() + "): the test sees the host's /proc")
+	}
+
+	// The file system the test sees. The first operation tells whether the
+	// kernel lets us change mounts at all; if it does not, the test runs
+	// with the host's file system, and the user is told. A later failure
+	// would leave a half-built view, so it stops the test.
+	if !private {
+		cwd = fallbackCwd
+	} else if len(plan) > 0 {
+		if i, err := applyPlan(plan); err != nil {
+			if i > 0 {
+				report("error preparing the file system: " + err.Error())
+				return 127
+			}
+			report("warning cannot make the file system read-only (" + err.Error() + "): the test can write outside its sandbox and sees the workspace's files and home")
+			cwd = fallbackCwd
+		}
+	}
+	if err := syscall.Chdir(cwd); err != nil {
+		report("error entering the package directory: " + err.Error())
+		return 127
 	}
 
 	// Without handlers, pid 1 ignores these signals; with them, the
