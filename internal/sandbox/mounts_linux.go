@@ -104,8 +104,12 @@ func (s *Spec) planMounts(l layout, testPath string) mountPlan {
 	cwd := filepath.Join(s.Workspace, s.Package)
 	if !s.Relaxed {
 		bind(pid1.OpBind, l.execRoot, s.Workspace)
-	} else if hidden(s.Workspace) {
-		bind(pid1.OpBindReadOnly, s.Workspace, s.Workspace)
+	} else {
+		for _, p := range []string{s.Workspace, home} {
+			if p != "" && p != "/" && p != "." && hidden(p) && isDir(p) && !slices.Contains(shown, p) {
+				bind(pid1.OpBindReadOnly, p, p)
+			}
+		}
 	}
 	for _, p := range s.WritablePaths {
 		if exists(p) {
@@ -146,11 +150,11 @@ func (s *Spec) planMounts(l layout, testPath string) mountPlan {
 			continue
 		}
 		if info.IsDir() {
-			steps = append(steps, mount{op: pid1.OpTmpfs, dst: p, mode: "0"})
+			steps = append(steps, mount{op: pid1.OpTmpfs, dst: p, mode: "555"})
 			seals = append(seals, p)
 		} else {
 			if !exists(l.hiddenFile) {
-				_ = os.WriteFile(l.hiddenFile, nil, 0)
+				_ = os.WriteFile(l.hiddenFile, nil, 0o444)
 			}
 			steps = append(steps, mount{op: pid1.OpBindReadOnly, src: l.hiddenFile, dst: p})
 		}
