@@ -99,7 +99,8 @@ func workspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	}
 	ws.declared = true
 	a, err := attrs(b.Name(), args, kwargs, "name?", "default_timeout?", "jobs?", "env_passthrough?",
-		"cache_dir?", "remote_cache?", "remote_upload?", "network?", "ignore?", "remote_exec_properties?")
+		"cache_dir?", "remote_cache?", "remote_upload?", "network?", "ignore?", "remote_exec_properties?",
+		"sandbox_writable?", "sandbox_readable?", "sandbox_hide?")
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +160,20 @@ func workspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	}
 	if c.RemoteExecProperties, err = wantStringDict(fn, "remote_exec_properties", a["remote_exec_properties"]); err != nil {
 		return nil, err
+	}
+	for attr, dst := range map[string]*[]string{"sandbox_writable": &c.SandboxWritable, "sandbox_readable": &c.SandboxReadable, "sandbox_hide": &c.SandboxHide} {
+		v, ok := a[attr]
+		if !ok {
+			continue
+		}
+		if *dst, err = wantStrings(fn, attr, v); err != nil {
+			return nil, err
+		}
+		for _, p := range *dst {
+			if !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "~/") {
+				return nil, fmt.Errorf("%s: %s: %q is neither an absolute path nor one under ~/ (the user's home)", fn, attr, p)
+			}
+		}
 	}
 	return starlark.None, nil
 }
@@ -302,7 +317,7 @@ func (p *pkgState) resolveDeps(fn string, deps []string) ([]label.Label, error) 
 }
 
 var testAttrs = []string{"name", "cmd", "srcs?", "deps?", "env?", "marks?", "timeout?", "size?",
-	"attempts?", "shards?", "tools?", "exclusive?", "cpus?", "network?", "cache?", "skip_exit_codes?", "case_marks?"}
+	"attempts?", "shards?", "tools?", "exclusive?", "cpus?", "network?", "sandbox?", "cache?", "skip_exit_codes?", "case_marks?"}
 
 func testFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	p, err := pkgOnly(thread, b.Name())
@@ -399,6 +414,9 @@ func testFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		return nil, err
 	}
 	if t.Network, err = wantOneOf(fn, "network", a["network"], "isolated", "host"); err != nil {
+		return nil, err
+	}
+	if t.Sandbox, err = wantOneOf(fn, "sandbox", a["sandbox"], "strict", "relaxed"); err != nil {
 		return nil, err
 	}
 	if t.Cache, err = wantBool(fn, "cache", a["cache"], true); err != nil {

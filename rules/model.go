@@ -30,7 +30,19 @@ type Config struct {
 	Network              string // "isolated" or "host"
 	Ignore               []string
 	RemoteExecProperties map[string]string
+	// The sandbox's explicit exceptions (DESIGN §2), each an absolute path
+	// or one under "~/" (the user's home), as written in WORKSPACE:
+	// SandboxWritable can be written by every test, SandboxReadable is
+	// visible read-only even inside the hidden home, SandboxHide stays
+	// hidden even where a relaxed test sees home.
+	SandboxWritable []string
+	SandboxReadable []string
+	SandboxHide     []string
 }
+
+// DefaultSandboxHide lists the credentials a relaxed test must still not
+// read.
+var DefaultSandboxHide = []string{"~/.ssh", "~/.aws", "~/.config/gcloud", "~/.docker", "~/.npmrc", "~/.netrc"}
 
 // DefaultConfig is the configuration of an empty WORKSPACE.
 func DefaultConfig() Config {
@@ -41,6 +53,7 @@ func DefaultConfig() Config {
 		EnvPassthrough: []string{"PATH"},
 		Network:        "isolated",
 		Ignore:         slices.Clone(workspace.DefaultIgnore),
+		SandboxHide:    DefaultSandboxHide,
 	}
 }
 
@@ -71,7 +84,10 @@ type Test struct {
 	Exclusive bool
 	CPUs      int
 	Network   string // "": the workspace's
-	Cache     bool
+	// Sandbox is "strict" (also when "") or "relaxed": the real workspace
+	// and home visible read-only, except WORKSPACE's sandbox_hide.
+	Sandbox string
+	Cache   bool
 	// SkipExitCodes are exit codes that mean "nothing to run" (pytest's 5:
 	// no test collected): the test is reported skipped, not failed.
 	SkipExitCodes []int

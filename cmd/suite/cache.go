@@ -135,6 +135,10 @@ elements, tools. A sharded or repeated test is explained per action.`,
 				return &exitError{exitInternal, err}
 			}
 			out := cmd.OutOrStdout()
+			if sel, err := s.selectTests(args, "", ""); err == nil && len(sel.tests) == 1 {
+				a := action.Build(s.graph, sel.tests, action.Options{LookupEnv: os.LookupEnv, ToolEnv: &action.ToolEnv{}})[0]
+				fmt.Fprintf(out, "%s: sandbox: %s\n", a.Label, newSandboxPolicy(s.graph.Config).view(a))
+			}
 			for _, id := range ids {
 				e, ok := r.index.Entry(id)
 				switch {

@@ -47,6 +47,11 @@ With neither, the current package and everything below it are listed.`,
 			status := s.cacheStatus(sel)
 			if f.json {
 				enc := json.NewEncoder(out)
+				policy := newSandboxPolicy(s.graph.Config)
+				views := map[*rules.Test]sandboxView{}
+				for _, a := range action.Build(s.graph, sel.tests, action.Options{LookupEnv: os.LookupEnv, ToolEnv: &action.ToolEnv{}}) {
+					views[a.Test] = policy.view(a)
+				}
 				for _, t := range sel.tests {
 					srcs := t.Inputs
 					if srcs == nil {
@@ -68,6 +73,7 @@ With neither, the current package and everything below it are listed.`,
 						Exclusive: t.Exclusive,
 						ExpectedS: status[t].expected.Seconds(),
 						Cached:    status[t].cached,
+						Sandbox:   views[t],
 					}); err != nil {
 						return err
 					}
@@ -110,6 +116,8 @@ type listEntry struct {
 	Exclusive bool     `json:"exclusive"`
 	ExpectedS float64  `json:"expected_s"` // from history; 0 when never run
 	Cached    bool     `json:"cached"`     // suite run would reuse a cached pass
+	// Sandbox is what the test can touch beyond its exec root.
+	Sandbox sandboxView `json:"sandbox"`
 }
 
 type testStatus struct {

@@ -318,9 +318,14 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		handlers = append(handlers, c)
 	}
 
+	policy := newSandboxPolicy(s.graph.Config)
+	for _, line := range policy.relaxations(actions) {
+		fmt.Fprintf(cmd.ErrOrStderr(), "suite: %s\n", line)
+	}
 	var ex sched.Executor = &sched.SandboxExecutor{
 		Workspace: root, WorkspaceName: s.graph.Config.Name, OutputBase: outBase,
 		ScratchBase: scratch, Grace: f.grace,
+		Writable: policy.writable, Readable: policy.readable, Hide: policy.hide, Home: policy.home,
 	}
 	if f.remoteExecutor != "" {
 		if rc == nil {

@@ -6,6 +6,7 @@ package action
 import (
 	"fmt"
 	"path"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -27,7 +28,14 @@ type Action struct {
 	Inputs  []string          // workspace-relative, sorted
 	Timeout time.Duration     // the effective timeout
 	Network string            // "isolated" or "host"
-	CPUs    int
+	// Sandbox is "strict" or "relaxed" (rules.Test.Sandbox).
+	Sandbox string
+	// WritablePaths and ReadablePaths are host folders the test reaches
+	// at their own paths although the sandbox hides what is around them:
+	// caches and toolchains of the tools it uses. They name where a cache
+	// is, not what the test computes, so they are not in the key.
+	WritablePaths, ReadablePaths []string
+	CPUs                         int
 	// Attempts is how often a failing action is tried before it counts as
 	// failed; a pass after a failure is flaky.
 	Attempts  int
@@ -102,21 +110,43 @@ func Build(g *rules.Graph, tests []*rules.Test, o Options) []*Action {
 		if network == "" {
 			network = g.Config.Network
 		}
+		sandboxMode := t.Sandbox
+		if sandboxMode == "" {
+			sandboxMode = "strict"
+		}
+		var writable, readable []string
+		if o.ToolEnv != nil {
+			writable, readable = o.ToolEnv.Paths(t.Tools, t.Cmd)
+		}
+		// A declared tool is part of the key, so the test may see it even
+		// where the sandbox hides its folder (a bin/ in the workspace).
+		for _, name := range t.Tools {
+			if p, err := lookPath(env["PATH"], name); err == nil && filepath.IsAbs(p) {
+				if real, err := filepath.EvalSymlinks(p); err == nil {
+					readable = append(readable, real)
+				}
+				readable = append(readable, p)
+			}
+		}
 		for shard := 0; shard < t.Shards; shard++ {
 			for run := 1; run <= runs; run++ {
 				out = append(out, &Action{
 					Test: t, Label: t.Label,
 					Shard: shard, Shards: t.Shards,
 					Run: run, Runs: runs,
-					Argv:      expandArgv(t.Cmd, o.MarkExpr),
-					Env:       env,
-					Inputs:    t.Inputs,
-					Timeout:   g.EffectiveTimeout(t, o.Timeout, o.Suite),
-					Network:   network,
-					CPUs:      t.CPUs,
-					Attempts:  t.Attempts,
-					Exclusive: t.Exclusive,
-					Cacheable: t.Cache,
+					Argv:    expandArgv(t.Cmd, o.MarkExpr),
+					Env:     env,
+					Inputs:  t.Inputs,
+					Timeout: g.EffectiveTimeout(t, o.Timeout, o.Suite),
+					Network: network,
+					Sandbox: sandboxMode,
+					CPUs:    t.CPUs,
+
+					WritablePaths: writable,
+					ReadablePaths: readable,
+					Attempts:      t.Attempts,
+					Exclusive:     t.Exclusive,
+					Cacheable:     t.Cache,
 				})
 			}
 		}

@@ -375,6 +375,7 @@ func (k *Keyer) environment(a *Action) map[string]string {
 	env["TEST_TARGET"] = a.Label.String()
 	env["TEST_WORKSPACE"] = k.WorkspaceName
 	env["TEST_SRCDIR"] = placeholderExecRoot
+	env["RUNFILES_DIR"] = placeholderExecRoot
 	env["TEST_TMPDIR"] = placeholderTmp
 	env["HOME"] = placeholderTmp
 	env["TMPDIR"] = placeholderTmp
@@ -428,7 +429,7 @@ func salt(a *Action) string {
 	for _, c := range a.Test.SkipExitCodes {
 		codes = append(codes, strconv.Itoa(c))
 	}
-	return fmt.Sprintf("%s;%s;network=%s;skip=%s", KeyVersion, hostPlatform, a.Network, strings.Join(codes, ","))
+	return fmt.Sprintf("%s;%s;network=%s;sandbox=%s;skip=%s", KeyVersion, hostPlatform, a.Network, a.Sandbox, strings.Join(codes, ","))
 }
 
 func (k *Keyer) tool(pathVar, name string) toolInfo {

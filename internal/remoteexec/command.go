@@ -30,7 +30,7 @@ const (
 // values are paths under the worker's input root, which only the worker
 // knows. In the canonical key they are placeholders.
 var perRunVars = map[string]bool{
-	"TEST_SRCDIR": true, "TEST_TMPDIR": true, "HOME": true, "TMPDIR": true,
+	"TEST_SRCDIR": true, "RUNFILES_DIR": true, "TEST_TMPDIR": true, "HOME": true, "TMPDIR": true,
 	"XML_OUTPUT_FILE": true, "TEST_UNDECLARED_OUTPUTS_DIR": true,
 }
 
@@ -122,7 +122,7 @@ func wrapperScript(pkg string) string {
 	b.WriteString("set -e\nr=$PWD\n")
 	b.WriteString("mkdir -p " + remoteTmp + " " + remoteOutputs + "\n")
 	b.WriteString("chmod 700 " + remoteTmp + "\n")
-	b.WriteString(`export TEST_SRCDIR="$r" TEST_TMPDIR="$r/` + remoteTmp + `" HOME="$r/` + remoteTmp + `" TMPDIR="$r/` + remoteTmp +
+	b.WriteString(`export TEST_SRCDIR="$r" RUNFILES_DIR="$r" TEST_TMPDIR="$r/` + remoteTmp + `" HOME="$r/` + remoteTmp + `" TMPDIR="$r/` + remoteTmp +
 		`" XML_OUTPUT_FILE="$r/` + remoteXML + `" TEST_UNDECLARED_OUTPUTS_DIR="$r/` + remoteOutputs + "\"\n")
 	if pkg != "" {
 		// The package folder exists in the input root only when it has inputs.

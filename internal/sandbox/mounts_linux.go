@@ -124,8 +124,9 @@ func (s *Spec) planMounts(l layout, testPath string) mountPlan {
 			readable = append(readable, dir)
 		}
 	}
-	if testPath != "" && !under(testPath, s.ScratchDir) && !under(testPath, s.Workspace) {
-		readable = append(readable, filepath.Dir(testPath))
+	// The program itself, wherever it was found.
+	if testPath != "" && !under(testPath, s.ScratchDir) {
+		readable = append(readable, testPath)
 	}
 	for _, p := range readable {
 		p = filepath.Clean(p)

@@ -23,6 +23,11 @@ type SandboxExecutor struct {
 	ScratchBase   string // where per-action scratch directories are made
 	Grace         time.Duration
 	LogLimit      int64
+	// The sandbox's exceptions for every action (WORKSPACE's
+	// sandbox_writable, sandbox_readable, sandbox_hide), absolute, and the
+	// user's home, which strict tests do not see.
+	Writable, Readable, Hide []string
+	Home                     string
 }
 
 // Execute runs one attempt. Earlier attempts' logs are kept beside the
@@ -70,6 +75,11 @@ func (e *SandboxExecutor) Execute(ctx context.Context, a *action.Action, attempt
 		LogLimit:      e.LogLimit,
 		XMLPath:       xmlPath,
 		OutputsDir:    outputs,
+		ReadOnlyPaths: concat(e.Readable, a.ReadablePaths),
+		WritablePaths: concat(e.Writable, a.WritablePaths),
+		HidePaths:     e.Hide,
+		Home:          e.Home,
+		Relaxed:       a.Sandbox == "relaxed",
 	})
 	if err != nil {
 		// The sandbox itself failed (e.g. an input vanished): the test did
@@ -154,6 +164,13 @@ func LogTail(path string, n int) string {
 		lines = lines[len(lines)-n:]
 	}
 	return string(bytes.Join(lines, []byte("\n")))
+}
+
+func concat(a, b []string) []string {
+	if len(b) == 0 {
+		return a
+	}
+	return append(append([]string(nil), a...), b...)
 }
 
 func removeIfThere(p string) {
