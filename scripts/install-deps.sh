@@ -13,6 +13,11 @@ need=()
 /usr/bin/python3 -c 'import setuptools' >/dev/null 2>&1 || need+=(python3-setuptools)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
+# Bazel's runfiles library for Go, which run_runfiles.txtar uses from the
+# module cache (its tests run without network).
+if command -v go >/dev/null 2>&1 && [ ! -d "$(go env GOMODCACHE)/github.com/bazelbuild/rules_go@v0.50.1" ]; then
+  go mod download github.com/bazelbuild/rules_go@v0.50.1 || echo "could not download github.com/bazelbuild/rules_go@v0.50.1 from the Go module proxy" >&2
+fi
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
   echo "installing ${need[*]}" >&2

@@ -65,6 +65,11 @@ func TestScript(t *testing.T) {
 				}
 				syscall.Unmount(dir, 0)
 				return true, nil
+			case "rules_go":
+				// For run_runfiles.txtar: Bazel's runfiles library for Go,
+				// which scripts/install-deps.sh downloads.
+				_, err := os.Stat(filepath.Join(hostGoEnv()["GOMODCACHE"], "github.com/bazelbuild/rules_go@v0.50.1/go/runfiles"))
+				return ci || err == nil, nil
 			case "nginx":
 				_, err1 := exec.LookPath("nginx")
 				_, err2 := os.Stat("/usr/sbin/nginx")
