@@ -85,17 +85,31 @@ func (s *Spec) planMounts(l layout, testPath string) mountPlan {
 		seals = append(seals, home)
 		tmpfs(home, "755")
 	}
+	// shown are the binds of host paths: what lies beneath them is visible.
+	var shown []string
+	// hidden reports whether the host's p is out of the test's sight: the
+	// deepest mount over it is a tmpfs or the exec root (which holds only
+	// declared inputs), rather than a bind of the host's own files.
 	hidden := func(p string) bool {
-		for _, h := range hiding {
-			if under(p, h) {
-				return true
+		deepest, hides := "", false
+		consider := func(dst string, hiding bool) {
+			if under(p, dst) && len(dst) >= len(deepest) {
+				deepest, hides = dst, hiding
 			}
 		}
-		return !s.Relaxed && under(p, s.Workspace)
+		for _, h := range hiding {
+			consider(h, true)
+		}
+		if !s.Relaxed {
+			consider(s.Workspace, true)
+		}
+		for _, d := range shown {
+			consider(d, false)
+		}
+		return hides
 	}
 
 	// What shows through.
-	var shown []string
 	bind := func(op, src, dst string) {
 		steps = append(steps, mount{op: op, src: src, dst: dst})
 		shown = append(shown, dst)
@@ -103,7 +117,9 @@ func (s *Spec) planMounts(l layout, testPath string) mountPlan {
 	bind(pid1.OpBind, s.ScratchDir, s.ScratchDir)
 	cwd := filepath.Join(s.Workspace, s.Package)
 	if !s.Relaxed {
-		bind(pid1.OpBind, l.execRoot, s.Workspace)
+		// Not in shown: what it shows is the exec root, not the host's
+		// files at that path.
+		steps = append(steps, mount{op: pid1.OpBind, src: l.execRoot, dst: s.Workspace})
 	} else {
 		for _, p := range []string{s.Workspace, home} {
 			if p != "" && p != "/" && p != "." && hidden(p) && isDir(p) && !slices.Contains(shown, p) {
@@ -143,11 +159,7 @@ func (s *Spec) planMounts(l layout, testPath string) mountPlan {
 		if err != nil {
 			continue
 		}
-		visible := !hidden(p)
-		for _, d := range shown {
-			visible = visible || under(p, d)
-		}
-		if !visible {
+		if hidden(p) {
 			continue
 		}
 		if info.IsDir() {
