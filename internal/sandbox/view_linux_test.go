@@ -256,3 +256,24 @@ func TestUnprivileged(t *testing.T) {
 	}
 	t.Logf("as nobody:\n%s", out)
 }
+
+// A version manager's shim on PATH under the hidden home runs an
+// interpreter from elsewhere in its installation: the installation shows,
+// read-only, and the rest of home stays hidden.
+func TestViewToolsUnderHome(t *testing.T) {
+	h := newHostFixture(t)
+	root := filepath.Join(h.home, ".fakeenv")
+	for p, content := range map[string]string{
+		"shims/tool":            "#!/bin/sh\nexec \"$(dirname \"$0\")/../versions/1.0/bin/tool\"\n",
+		"versions/1.0/bin/tool": "#!/bin/sh\necho real tool\n",
+	} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), []byte(content), 0o755)
+	}
+	s := h.spec(t, `tool; cat "$REAL_HOME/notes.txt" 2>&1; (echo x > "$REAL_HOME/.fakeenv/x") 2>&1; true`)
+	s.Env["PATH"] = filepath.Join(root, "shims") + ":/usr/bin:/bin"
+	log := runView(t, s)
+	if !strings.HasPrefix(log, "real tool\n") || strings.Contains(log, "home file") || !strings.Contains(log, "Read-only file system") {
+		t.Errorf("log:\n%s\nwant the tool to run, the rest of home hidden, the installation read-only", log)
+	}
+}
