@@ -277,3 +277,48 @@ func TestViewToolsUnderHome(t *testing.T) {
 		t.Errorf("log:\n%s\nwant the tool to run, the rest of home hidden, the installation read-only", log)
 	}
 }
+
+// pytest, which writes __pycache__ next to the sources and (unless told
+// not to) .pytest_cache, passes in the read-only view; go test, which needs
+// its build cache, too (as root only: as nobody it would compile the
+// standard library into an empty cache first).
+func TestViewPytestAndGoTest(t *testing.T) {
+	ws := workspace(t, map[string]string{
+		"pkg/test_x.py": "import os\n\ndef test_x():\n    assert os.path.exists('test_x.py')\n",
+		"go/go.mod":     "module example.com/x\n\ngo 1.21\n",
+		"go/x_test.go":  "package x\n\nimport \"testing\"\n\nfunc TestX(t *testing.T) {}\n",
+	})
+	pytest, err := exec.LookPath("pytest")
+	if err != nil && os.Getenv("CI") == "true" {
+		t.Fatal("pytest is needed (scripts/install-deps.sh installs it): ", err)
+	}
+	if err == nil {
+		s := newSpec(t, ws, pytest, "-p", "no:cacheprovider", "-q", "test_x.py")
+		s.Inputs = []string{"pkg/test_x.py"}
+		s.Home, _ = os.UserHomeDir()
+		if log := runView(t, s); !strings.Contains(log, "1 passed") {
+			t.Errorf("pytest:\n%s", log)
+		}
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil || os.Geteuid() != 0 {
+		return
+	}
+	out, err := exec.Command(goBin, "env", "GOCACHE", "GOROOT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.Fields(string(out))
+	s := newSpec(t, ws, "go", "test", ".")
+	s.Package = "go"
+	s.Inputs = []string{"go/go.mod", "go/x_test.go"}
+	s.Env["PATH"] = filepath.Dir(goBin) + ":/usr/bin:/bin"
+	s.Env["GOCACHE"] = vars[0]
+	s.Env["GOFLAGS"] = "-mod=mod"
+	s.WritablePaths = []string{vars[0]}
+	s.ReadOnlyPaths = []string{vars[1]}
+	s.Home, _ = os.UserHomeDir()
+	if log := runView(t, s); !strings.Contains(log, "ok") {
+		t.Errorf("go test:\n%s", log)
+	}
+}
