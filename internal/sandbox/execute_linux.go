@@ -67,7 +67,7 @@ func execute(ctx context.Context, s *Spec, lay layout, env []string, log *tailLo
 		tree, err = startInNamespaces(s, lay, path, env, devNull, logW, opt)
 		if err != nil && namespacesRefused(err) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf(
-				"pid and network namespaces unavailable (%v): tests share the host network, and processes a test detaches from its process group may survive it", err))
+				"pid, mount and network namespaces unavailable (%v): tests share the host network, see the host's whole file system (the workspace and home included) and can write wherever the user can, and processes a test detaches from its process group may survive it", err))
 			tree, err = nil, nil
 		}
 	}

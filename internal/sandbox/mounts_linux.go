@@ -128,7 +128,9 @@ func (s *Spec) planMounts(l layout, testPath string) mountPlan {
 		}
 	}
 	for _, p := range s.WritablePaths {
-		if exists(p) {
+		// A cache that does not exist yet (Go's, on a fresh machine) is
+		// made, as the tool would have made it, since the test could not.
+		if exists(p) || os.MkdirAll(p, 0o755) == nil {
 			bind(pid1.OpBind, p, p)
 		}
 	}

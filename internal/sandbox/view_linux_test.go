@@ -164,12 +164,14 @@ if [ -z "$NO_NS" ]; then
 	(echo x > "$WS/.venv/lib/site.py") 2>&1
 	cat "$REAL_HOME/.cache/go/one"; echo
 	echo two > "$REAL_HOME/.cache/go/two"
+	echo three > "$REAL_HOME/.cache/new/three"
 	cat "$REAL_HOME/notes.txt" 2>&1
 fi
 true`
 			s := h.spec(t, script)
 			s.ReadOnlyPaths = []string{venv}
-			s.WritablePaths = []string{filepath.Join(h.home, ".cache/go")}
+			// .cache/new does not exist yet: it is made, as the tool would.
+			s.WritablePaths = []string{filepath.Join(h.home, ".cache/go"), filepath.Join(h.home, ".cache/new")}
 			if m.opt.noNamespaces {
 				s.Env["NO_NS"] = "1"
 			}
@@ -186,6 +188,9 @@ true`
 			}
 			if got, _ := os.ReadFile(filepath.Join(h.home, ".cache/go/two")); string(got) != "two\n" {
 				t.Errorf("the write to the writable cache did not reach the host: %q", got)
+			}
+			if got, _ := os.ReadFile(filepath.Join(h.home, ".cache/new/three")); string(got) != "three\n" {
+				t.Errorf("the write to the new writable cache did not reach the host: %q", got)
 			}
 			if got, _ := os.ReadFile(filepath.Join(venv, "lib/site.py")); string(got) != "installed" {
 				t.Errorf("the environment changed: %q", got)
