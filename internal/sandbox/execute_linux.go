@@ -64,10 +64,10 @@ func execute(ctx context.Context, s *Spec, lay layout, env []string, log *tailLo
 	start := time.Now()
 	var tree processTree
 	if !opt.noNamespaces {
-		tree, err = startInNamespaces(s, lay, path, env, devNull, logW)
+		tree, err = startInNamespaces(s, lay, path, env, devNull, logW, opt)
 		if err != nil && namespacesRefused(err) {
 			res.Warnings = append(res.Warnings, fmt.Sprintf(
-				"pid and network namespaces unavailable (%v): tests share the host network, and processes a test detaches from its process group may survive it", err))
+				"pid, mount and network namespaces unavailable (%v): tests share the host network, see the host's whole file system (the workspace and home included) and can write wherever the user can, and processes a test detaches from its process group may survive it", err))
 			tree, err = nil, nil
 		}
 	}
@@ -196,7 +196,7 @@ type nsTree struct {
 	status *os.File // read end of the init's status pipe
 }
 
-func startInNamespaces(s *Spec, lay layout, path string, env []string, devNull, logW *os.File) (*nsTree, error) {
+func startInNamespaces(s *Spec, lay layout, path string, env []string, devNull, logW *os.File, opt options) (*nsTree, error) {
 	statusR, statusW, err := os.Pipe()
 	if err != nil {
 		return nil, err
@@ -231,7 +231,10 @@ func startInNamespaces(s *Spec, lay layout, path string, env []string, devNull, 
 		sys.GidMappingsEnableSetgroups = false
 		sys.AmbientCaps = []uintptr{unix.CAP_SYS_ADMIN, unix.CAP_NET_ADMIN}
 	}
-	plan := s.planMounts(lay, path)
+	plan := mountPlan{cwd: lay.cwd}
+	if !opt.noMounts {
+		plan = s.planMounts(lay, path)
+	}
 	argv := append([]string{initArg0, mode, plan.cwd, lay.cwd}, plan.args()...)
 	argv = append(append(argv, path), s.Argv...)
 	proc, err := os.StartProcess("/proc/self/exe", argv, &os.ProcAttr{

@@ -128,16 +128,27 @@ func (s *Spec) planMounts(l layout, testPath string) mountPlan {
 		}
 	}
 	for _, p := range s.WritablePaths {
-		if exists(p) {
+		// A cache that does not exist yet (Go's, on a fresh machine) is
+		// made, as the tool would have made it, since the test could not.
+		if exists(p) || os.MkdirAll(p, 0o755) == nil {
 			bind(pid1.OpBind, p, p)
 		}
 	}
 	readable := slices.Clone(s.ReadOnlyPaths)
 	// The test's tools: a PATH folder under /tmp or home would vanish, and
-	// the PATH is part of what the test declares.
+	// the PATH is part of what the test declares. Under home, the whole
+	// installation it belongs to shows (~/.pyenv for ~/.pyenv/shims,
+	// ~/.nvm for ~/.nvm/versions/node/v20/bin): a version manager's shim
+	// runs an interpreter from elsewhere in it. So do the roots that
+	// version managers name in their variables.
 	for _, dir := range filepath.SplitList(s.Env["PATH"]) {
 		if filepath.IsAbs(dir) && !under(dir, s.Workspace) {
-			readable = append(readable, dir)
+			readable = append(readable, installRoot(filepath.Clean(dir), home))
+		}
+	}
+	for _, v := range versionManagerVars {
+		if dir := s.Env[v]; filepath.IsAbs(dir) {
+			readable = append(readable, filepath.Clean(dir))
 		}
 	}
 	// The program itself, wherever it was found.
@@ -229,4 +240,18 @@ func (s *Spec) linkReadOnlyPaths(l layout) error {
 		}
 	}
 	return nil
+}
+
+// versionManagerVars name the roots of interpreters' version managers,
+// which the test reaches through shims on its PATH.
+var versionManagerVars = []string{"PYENV_ROOT", "ASDF_DIR", "ASDF_DATA_DIR", "NVM_DIR", "VOLTA_HOME", "RBENV_ROOT", "GOENV_ROOT", "SDKMAN_DIR"}
+
+// installRoot is dir's first folder below home (~/.pyenv for
+// ~/.pyenv/shims), or dir itself when it is not under home.
+func installRoot(dir, home string) string {
+	if home == "" || home == "/" || home == "." || !under(dir, home) || dir == home {
+		return dir
+	}
+	first, _, _ := strings.Cut(dir[len(home)+1:], "/")
+	return filepath.Join(home, first)
 }

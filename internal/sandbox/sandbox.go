@@ -141,6 +141,7 @@ type Result struct {
 // options are knobs for the package's own tests; Run uses the zero value.
 type options struct {
 	noNamespaces bool // behave as if the kernel refused namespaces
+	noMounts     bool // namespaces, but the host's file system (to measure what the view costs)
 }
 
 // Run executes the action described by s and waits until it and every

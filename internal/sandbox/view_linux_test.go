@@ -164,12 +164,14 @@ if [ -z "$NO_NS" ]; then
 	(echo x > "$WS/.venv/lib/site.py") 2>&1
 	cat "$REAL_HOME/.cache/go/one"; echo
 	echo two > "$REAL_HOME/.cache/go/two"
+	echo three > "$REAL_HOME/.cache/new/three"
 	cat "$REAL_HOME/notes.txt" 2>&1
 fi
 true`
 			s := h.spec(t, script)
 			s.ReadOnlyPaths = []string{venv}
-			s.WritablePaths = []string{filepath.Join(h.home, ".cache/go")}
+			// .cache/new does not exist yet: it is made, as the tool would.
+			s.WritablePaths = []string{filepath.Join(h.home, ".cache/go"), filepath.Join(h.home, ".cache/new")}
 			if m.opt.noNamespaces {
 				s.Env["NO_NS"] = "1"
 			}
@@ -186,6 +188,9 @@ true`
 			}
 			if got, _ := os.ReadFile(filepath.Join(h.home, ".cache/go/two")); string(got) != "two\n" {
 				t.Errorf("the write to the writable cache did not reach the host: %q", got)
+			}
+			if got, _ := os.ReadFile(filepath.Join(h.home, ".cache/new/three")); string(got) != "three\n" {
+				t.Errorf("the write to the new writable cache did not reach the host: %q", got)
 			}
 			if got, _ := os.ReadFile(filepath.Join(venv, "lib/site.py")); string(got) != "installed" {
 				t.Errorf("the environment changed: %q", got)
@@ -255,4 +260,70 @@ func TestUnprivileged(t *testing.T) {
 		t.Fatalf("as nobody: %v\n%s", err, out)
 	}
 	t.Logf("as nobody:\n%s", out)
+}
+
+// A version manager's shim on PATH under the hidden home runs an
+// interpreter from elsewhere in its installation: the installation shows,
+// read-only, and the rest of home stays hidden.
+func TestViewToolsUnderHome(t *testing.T) {
+	h := newHostFixture(t)
+	root := filepath.Join(h.home, ".fakeenv")
+	for p, content := range map[string]string{
+		"shims/tool":            "#!/bin/sh\nexec \"$(dirname \"$0\")/../versions/1.0/bin/tool\"\n",
+		"versions/1.0/bin/tool": "#!/bin/sh\necho real tool\n",
+	} {
+		os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755)
+		os.WriteFile(filepath.Join(root, p), []byte(content), 0o755)
+	}
+	s := h.spec(t, `tool; cat "$REAL_HOME/notes.txt" 2>&1; (echo x > "$REAL_HOME/.fakeenv/x") 2>&1; true`)
+	s.Env["PATH"] = filepath.Join(root, "shims") + ":/usr/bin:/bin"
+	log := runView(t, s)
+	if !strings.HasPrefix(log, "real tool\n") || strings.Contains(log, "home file") || !strings.Contains(log, "Read-only file system") {
+		t.Errorf("log:\n%s\nwant the tool to run, the rest of home hidden, the installation read-only", log)
+	}
+}
+
+// pytest, which writes __pycache__ next to the sources and (unless told
+// not to) .pytest_cache, passes in the read-only view; go test, which needs
+// its build cache, too (as root only: as nobody it would compile the
+// standard library into an empty cache first).
+func TestViewPytestAndGoTest(t *testing.T) {
+	ws := workspace(t, map[string]string{
+		"pkg/test_x.py": "import os\n\ndef test_x():\n    assert os.path.exists('test_x.py')\n",
+		"go/go.mod":     "module example.com/x\n\ngo 1.21\n",
+		"go/x_test.go":  "package x\n\nimport \"testing\"\n\nfunc TestX(t *testing.T) {}\n",
+	})
+	pytest, err := exec.LookPath("pytest")
+	if err != nil && os.Getenv("CI") == "true" {
+		t.Fatal("pytest is needed (scripts/install-deps.sh installs it): ", err)
+	}
+	if err == nil {
+		s := newSpec(t, ws, pytest, "-p", "no:cacheprovider", "-q", "test_x.py")
+		s.Inputs = []string{"pkg/test_x.py"}
+		s.Home, _ = os.UserHomeDir()
+		if log := runView(t, s); !strings.Contains(log, "1 passed") {
+			t.Errorf("pytest:\n%s", log)
+		}
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil || os.Geteuid() != 0 {
+		return
+	}
+	out, err := exec.Command(goBin, "env", "GOCACHE", "GOROOT").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	vars := strings.Fields(string(out))
+	s := newSpec(t, ws, "go", "test", ".")
+	s.Package = "go"
+	s.Inputs = []string{"go/go.mod", "go/x_test.go"}
+	s.Env["PATH"] = filepath.Dir(goBin) + ":/usr/bin:/bin"
+	s.Env["GOCACHE"] = vars[0]
+	s.Env["GOFLAGS"] = "-mod=mod"
+	s.WritablePaths = []string{vars[0]}
+	s.ReadOnlyPaths = []string{vars[1]}
+	s.Home, _ = os.UserHomeDir()
+	if log := runView(t, s); !strings.Contains(log, "ok") {
+		t.Errorf("go test:\n%s", log)
+	}
 }
