@@ -292,31 +292,17 @@ var pyConfigFiles = []string{"pytest.ini", ".pytest.ini", "pyproject.toml", "set
 // the pythonpath option of the configuration pytest uses, and the package
 // folders of the project's build configuration (see pytest_config).
 func pyTestInputsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	p, err := pkgOnly(thread, b.Name())
+	p, srcs, c, err := pySrcsArgs(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	var srcsV, rootsV starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "srcs", &srcsV, "roots?", &rootsV); err != nil {
-		return nil, err
-	}
-	srcs, err := wantStrings(b.Name(), "srcs", srcsV)
-	if err != nil {
-		return nil, err
-	}
-	t := newSourceTree(p.ev)
-	roots, err := pyRootsArg(p, b.Name(), rootsV, t)
-	if err != nil {
-		return nil, userError(thread, "%v", err)
-	}
-	c := p.pyCloser(t, roots)
 	d := starlark.NewDict(len(srcs))
 	for _, s := range srcs {
 		rel, err := p.wsPath(b.Name(), "srcs", s)
 		if err != nil {
 			return nil, userError(thread, "%v", err)
 		}
-		if !t.isFile(rel) {
+		if !c.tree.isFile(rel) {
 			return nil, userError(thread, "%s: srcs: %q does not exist", b.Name(), s)
 		}
 		var out []string
@@ -330,6 +316,29 @@ func pyTestInputsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.
 		}
 	}
 	return d, nil
+}
+
+// pySrcsArgs unpacks the arguments the Python built-ins share, srcs and
+// roots, and returns the package's import closer for those roots.
+func pySrcsArgs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (*pkgState, []string, *pyCloser, error) {
+	p, err := pkgOnly(thread, b.Name())
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	var srcsV, rootsV starlark.Value
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "srcs", &srcsV, "roots?", &rootsV); err != nil {
+		return nil, nil, nil, err
+	}
+	srcs, err := wantStrings(b.Name(), "srcs", srcsV)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	t := newSourceTree(p.ev)
+	roots, err := pyRootsArg(p, b.Name(), rootsV, t)
+	if err != nil {
+		return nil, nil, nil, userError(thread, "%v", err)
+	}
+	return p, srcs, p.pyCloser(t, roots), nil
 }
 
 // pyRootsArg reads the roots argument of the Python built-ins: folders
@@ -626,24 +635,10 @@ func pyDescend(rel string) bool {
 //
 // Files without such a use are left out of the dict.
 func pytestSharedImportsFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	p, err := pkgOnly(thread, b.Name())
+	p, srcs, c, err := pySrcsArgs(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	var srcsV, rootsV starlark.Value
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs, "srcs", &srcsV, "roots?", &rootsV); err != nil {
-		return nil, err
-	}
-	srcs, err := wantStrings(b.Name(), "srcs", srcsV)
-	if err != nil {
-		return nil, err
-	}
-	t := newSourceTree(p.ev)
-	roots, err := pyRootsArg(p, b.Name(), rootsV, t)
-	if err != nil {
-		return nil, userError(thread, "%v", err)
-	}
-	c := p.pyCloser(t, roots)
 	rels := make([]string, len(srcs))
 	// the folders pytest puts on sys.path while collecting, and the first
 	// test file (in collection order) that puts each there
@@ -654,7 +649,7 @@ func pytestSharedImportsFn(thread *starlark.Thread, b *starlark.Builtin, args st
 		if err != nil {
 			return nil, userError(thread, "%v", err)
 		}
-		if !t.isFile(rel) {
+		if !c.tree.isFile(rel) {
 			return nil, userError(thread, "%s: srcs: %q does not exist", b.Name(), s)
 		}
 		rels[i] = rel
