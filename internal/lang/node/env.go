@@ -1,0 +1,266 @@
+package node
+
+import (
+	"encoding/json"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/suite-run/suite/internal/workspace"
+)
+
+// An environment fingerprint of one package maps each installed package it
+// can import (transitively) to its version and integrity:
+//
+//	"node_modules/ms" -> "2.1.3 sha512-…"
+//
+// npm's installed tree describes itself in node_modules/.package-lock.json
+// (the "hidden lockfile", rewritten by every install), so reading it costs
+// one file and no walk of node_modules. Walking the dependency graph from
+// the package keeps a bump of another package's dependency out of this
+// package's key. pnpm and yarn trees are fingerprinted whole: their
+// lockfile and their installed tree's state file.
+
+// Fingerprinter takes the fingerprints. It reads each hidden lockfile once
+// per run (memoized by its digest). It is safe for concurrent use.
+type Fingerprinter struct {
+	Root    string // absolute workspace root
+	Digests *workspace.DigestCache
+
+	mu    sync.Mutex
+	locks map[string]*lockMemo // absolute path -> parsed
+}
+
+type lockMemo struct {
+	once sync.Once
+	lock *lockFile
+	err  error
+}
+
+type lockFile struct {
+	Packages map[string]lockEntry `json:"packages"`
+}
+
+type lockEntry struct {
+	Version              string            `json:"version"`
+	Resolved             string            `json:"resolved"`
+	Integrity            string            `json:"integrity"`
+	Link                 bool              `json:"link"`
+	Dependencies         map[string]string `json:"dependencies"`
+	OptionalDependencies map[string]string `json:"optionalDependencies"`
+	PeerDependencies     map[string]string `json:"peerDependencies"`
+	DevDependencies      map[string]string `json:"devDependencies"`
+}
+
+// NotInstalled is the fingerprint's entry when there is no node_modules.
+const NotInstalled = "(node_modules)"
+
+// ProjectRoot returns the folder of the lockfile (or, without one, the
+// outermost package.json) that governs the package in pkgDir, and its
+// package manager.
+func ProjectRoot(root, pkgDir string) (dir, manager string) {
+	dir, manager = "", ""
+	outer := pkgDir
+	for d := pkgDir; ; d = parent(d) {
+		for _, l := range lockfiles {
+			if _, err := os.Stat(filepath.Join(root, d, l.name)); err == nil {
+				return d, l.manager
+			}
+		}
+		if _, err := os.Stat(filepath.Join(root, d, "package.json")); err == nil {
+			outer = d
+		}
+		if d == "" {
+			return outer, "npm"
+		}
+	}
+}
+
+func parent(d string) string {
+	if d == "" {
+		return ""
+	}
+	p := path.Dir(d)
+	if p == "." {
+		return ""
+	}
+	return p
+}
+
+// ModulesDirs are the node_modules folders (absolute) Node resolves the
+// package's imports from: in its folder and each one above it up to the
+// project root, those that exist.
+func ModulesDirs(root, pkgDir string) []string {
+	top, _ := ProjectRoot(root, pkgDir)
+	var out []string
+	for d := pkgDir; ; d = parent(d) {
+		nm := filepath.Join(root, d, "node_modules")
+		if fi, err := os.Stat(nm); err == nil && fi.IsDir() {
+			out = append(out, nm)
+		}
+		if d == top || d == "" {
+			break
+		}
+	}
+	return out
+}
+
+// Fingerprint returns the installed packages the package in pkgDir
+// (workspace-relative) can import.
+func (f *Fingerprinter) Fingerprint(pkgDir string) (map[string]string, error) {
+	top, manager := ProjectRoot(f.Root, pkgDir)
+	out := map[string]string{}
+	if manager != "npm" {
+		// Whole-tree fingerprint: precise per package only for npm.
+		for _, l := range lockfiles {
+			if l.manager != manager {
+				continue
+			}
+			f.digestInto(out, path.Join(top, l.name))
+		}
+		for _, state := range []string{".modules.yaml", ".pnpm/lock.yaml", ".yarn-state.yml", ".yarn-integrity"} {
+			f.digestInto(out, path.Join(top, "node_modules", state))
+		}
+		if len(out) == 0 {
+			out[NotInstalled] = "absent"
+		}
+		return out, nil
+	}
+	hidden := filepath.Join(f.Root, top, "node_modules", ".package-lock.json")
+	lock, err := f.lock(hidden)
+	if os.IsNotExist(err) {
+		// npm < 7 writes no hidden lockfile: the installed tree is
+		// unknown, so the whole lockfile stands for it.
+		if _, statErr := os.Stat(filepath.Join(f.Root, top, "node_modules")); statErr != nil {
+			out[NotInstalled] = "absent"
+		}
+		f.digestInto(out, path.Join(top, "package-lock.json"))
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	rel := strings.TrimPrefix(strings.TrimPrefix(pkgDir, top), "/")
+	w := walker{root: filepath.Join(f.Root, top), lock: lock, out: out, seen: map[string]bool{}}
+	w.pkg(rel, true)
+	if top != rel {
+		w.pkg("", true) // the root's tools (jest, vitest, …) run every package's tests
+	}
+	return out, nil
+}
+
+func (f *Fingerprinter) digestInto(out map[string]string, rel string) {
+	if d, err := f.Digests.Digest(filepath.Join(f.Root, rel)); err == nil {
+		out[rel] = d.Hash[:16]
+	}
+}
+
+func (f *Fingerprinter) lock(abs string) (*lockFile, error) {
+	f.mu.Lock()
+	if f.locks == nil {
+		f.locks = map[string]*lockMemo{}
+	}
+	m := f.locks[abs]
+	if m == nil {
+		m = &lockMemo{}
+		f.locks[abs] = m
+	}
+	f.mu.Unlock()
+	m.once.Do(func() {
+		b, err := os.ReadFile(abs)
+		if err != nil {
+			m.err = err
+			return
+		}
+		var l lockFile
+		if err := json.Unmarshal(b, &l); err != nil {
+			m.err = err
+			return
+		}
+		m.lock = &l
+	})
+	return m.lock, m.err
+}
+
+// walker follows dependencies through the lockfile's "packages" map, whose
+// keys are install locations ("node_modules/a/node_modules/b").
+type walker struct {
+	root string
+	lock *lockFile
+	out  map[string]string
+	seen map[string]bool
+}
+
+// pkg visits a package of the workspace (its folder relative to the
+// project root): its dependencies come from its package.json as it is
+// now, which is an input of its tests.
+func (w *walker) pkg(dir string, withDev bool) {
+	if w.seen["\x00"+dir] {
+		return
+	}
+	w.seen["\x00"+dir] = true
+	b, err := os.ReadFile(filepath.Join(w.root, dir, "package.json"))
+	if err != nil {
+		return
+	}
+	var m Manifest
+	if json.Unmarshal(b, &m) != nil {
+		return
+	}
+	for _, n := range m.deps(withDev) {
+		w.resolve(dir, n)
+	}
+}
+
+// resolve finds name as Node would from a location: in its node_modules,
+// then in each one above.
+func (w *walker) resolve(from, name string) {
+	for d := from; ; d = parent(d) {
+		if path.Base(d) != "node_modules" {
+			key := path.Join(d, "node_modules", name)
+			if e, ok := w.lock.Packages[key]; ok {
+				w.entry(key, e)
+				return
+			}
+		}
+		if d == "" {
+			break
+		}
+	}
+	w.out["node_modules/"+name] = "not installed"
+}
+
+func (w *walker) entry(key string, e lockEntry) {
+	if w.seen[key] {
+		return
+	}
+	w.seen[key] = true
+	if e.Link {
+		w.out[key] = "workspace " + e.Resolved
+		w.pkg(e.Resolved, false)
+		return
+	}
+	w.out[key] = strings.TrimSpace(e.Version + " " + firstNonEmpty(e.Integrity, e.Resolved))
+	var names []string
+	for _, d := range []map[string]string{e.Dependencies, e.OptionalDependencies, e.PeerDependencies} {
+		for n := range d {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		w.resolve(key, n)
+	}
+}
+
+func firstNonEmpty(xs ...string) string {
+	for _, x := range xs {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
+}
