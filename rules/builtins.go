@@ -320,7 +320,8 @@ func (p *pkgState) resolveDeps(fn string, deps []string) ([]label.Label, error) 
 }
 
 var testAttrs = []string{"name", "cmd", "srcs?", "deps?", "env?", "marks?", "timeout?", "size?",
-	"attempts?", "shards?", "tools?", "exclusive?", "cpus?", "network?", "sandbox?", "cache?", "skip_exit_codes?", "case_marks?"}
+	"attempts?", "shards?", "tools?", "exclusive?", "cpus?", "network?", "sandbox?", "cache?", "skip_exit_codes?", "case_marks?",
+	"environments?"}
 
 func testFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	p, err := pkgOnly(thread, b.Name())
@@ -438,8 +439,50 @@ func testFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 			t.SkipExitCodes = append(t.SkipExitCodes, n)
 		}
 	}
+	envs, err := wantStrings(fn, "environments", a["environments"])
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range envs {
+		env, err := p.environment(fn, e)
+		if err != nil {
+			return nil, err
+		}
+		t.Environments = append(t.Environments, env)
+	}
 	p.tests = append(p.tests, t)
 	return starlark.None, nil
+}
+
+// environment checks an entry of test(environments = ...) and makes its
+// path workspace-relative.
+func (p *pkgState) environment(fn, e string) (string, error) {
+	kind, where, _ := strings.Cut(e, ":")
+	switch {
+	case kind == "python" && where != "" && (!strings.Contains(where, "/") || path.IsAbs(where)):
+		return e, nil
+	case kind == "python" && where != "":
+		// An interpreter in a virtualenv is a symlink out of the
+		// workspace, so only the written path is checked.
+		rel, ok := strings.CutPrefix(where, "//")
+		if !ok {
+			rel = path.Join(p.pkg, where)
+		}
+		if err := workspace.CheckRel(rel); err != nil {
+			return "", fmt.Errorf("%s: environments: %v", fn, err)
+		}
+		return "python://" + path.Clean(rel), nil
+	case kind == "node":
+		if where == "" {
+			where = "."
+		}
+		rel, err := p.wsPath(fn, "environments", where)
+		if err != nil {
+			return "", err
+		}
+		return "node:" + rel, nil
+	}
+	return "", fmt.Errorf("%s: environments: %q: want \"python:PROGRAM\" or \"node:FOLDER\"", fn, e)
 }
 
 func filesFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

@@ -95,6 +95,12 @@ type Test struct {
 	// of one pytest file), each including Marks; a mark expression selects
 	// the test when it matches one of them. Empty: Marks alone decide.
 	CaseMarks [][]string
+	// Environments are installed third-party environments the test reads,
+	// beside those found from its tools: "python:PROGRAM" (the environment
+	// of the interpreter that runs PROGRAM, a name looked up in the test's
+	// PATH or a "//"-rooted path) and "node:DIR" (the node_modules a
+	// package in workspace folder DIR imports from).
+	Environments []string
 }
 
 // Group is a named group of input files declared by files().

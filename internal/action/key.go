@@ -63,6 +63,7 @@ type Key struct {
 	inputs     []namedDigest // sorted by path, as Action.Inputs are
 	toolInputs []namedDigest
 	tools      map[string]string
+	envs       []envState
 	salt       string
 }
 
@@ -92,7 +93,7 @@ func (k *Key) Files() map[string]string {
 // demand: a no-change rerun never needs it.
 func (k *Key) Manifest() Manifest {
 	m := Manifest{Key: k.Hash, Argv: k.Command.Arguments, Env: map[string]string{},
-		Inputs: make(map[string]string, len(k.inputs)), Tools: k.tools, Salt: k.salt}
+		Inputs: make(map[string]string, len(k.inputs)), Tools: k.tools, Envs: envManifest(k.envs), Salt: k.salt}
 	for _, in := range k.inputs {
 		if in.link != "" {
 			m.Inputs[in.path] = "symlink -> " + in.link
@@ -113,7 +114,10 @@ type Manifest struct {
 	Env    map[string]string `json:"env"`
 	Inputs map[string]string `json:"inputs"` // path -> "sha256/size", "+x" when executable; "symlink -> text"
 	Tools  map[string]string `json:"tools"`  // name -> "path sha256/size"
-	Salt   string            `json:"salt"`
+	// Envs are the installed packages of the environments the test reads:
+	// "environment\x00package" -> "version digest".
+	Envs map[string]string `json:"envs,omitempty"`
+	Salt string            `json:"salt"`
 }
 
 // Keyer computes keys. It is safe for concurrent use.
@@ -133,6 +137,7 @@ type Keyer struct {
 	now func() time.Time
 
 	tools        sync.Map // "PATH\x00name" -> toolInfo
+	envs         envTools
 	platformOnce sync.Once
 	platformMsg  *repb.Platform
 }
@@ -152,6 +157,8 @@ type stats struct {
 	inputs            []workspace.FileStat
 	links             []string // by input: a symlink's text, "" for a file
 	tools             []toolInfo
+	envs              []envState
+	envDigest         string
 	recorded, changed int64
 }
 
@@ -189,6 +196,8 @@ func (k *Keyer) stat(a *Action) (*stats, error) {
 			s.changed = max(s.changed, t.st.Changed())
 		}
 	}
+	s.envs = k.environments(a, s.tools)
+	s.envDigest = envDigest(s.envs)
 	return s, nil
 }
 
@@ -262,6 +271,7 @@ func (k *Keyer) fingerprint(a *Action, s *stats) fingerprint {
 		str(p.Value)
 	}
 	str(salt(a))
+	str(s.envDigest)
 	if a.Cacheable {
 		b = append(b, 1)
 	} else {
@@ -347,6 +357,10 @@ func (k *Keyer) compute(a *Action, s *stats) (*Key, error) {
 		return nil, err
 	}
 	key.salt = salt(a)
+	if s.envDigest != "" {
+		key.salt += ";environments=" + s.envDigest
+		key.envs = s.envs
+	}
 	act := &repb.Action{
 		CommandDigest:   DigestOf(cmdBytes),
 		InputRootDigest: root,

@@ -16,6 +16,7 @@ import (
 // slashes. Rules give it a reader that records what evaluation read.
 type Files interface {
 	ReadFile(rel string) ([]byte, error)
+	IsFile(rel string) bool
 	// Dirs lists the sub-folders of a folder, sorted.
 	Dirs(rel string) []string
 }
@@ -94,7 +95,7 @@ func ReadWorkspace(fs Files, dir string) (*Workspace, error) {
 	}
 	ws := &Workspace{Dir: dir, Manager: "npm", Root: root}
 	for _, l := range lockfiles {
-		if _, err := fs.ReadFile(path.Join(dir, l.name)); err == nil {
+		if fs.IsFile(path.Join(dir, l.name)) {
 			ws.Manager, ws.Lockfile = l.manager, path.Join(dir, l.name)
 			break
 		}

@@ -248,3 +248,28 @@ func (e *Environment) Describe() []string {
 	sort.Strings(out)
 	return out
 }
+
+// VenvDirs are the folder names of a project virtualenv, in the order
+// they are looked for in a folder.
+var VenvDirs = []string{".venv", "venv"}
+
+// FindVenv returns the project virtualenv (workspace-relative folder)
+// nearest to dir: in dir or a folder above it, the first of VenvDirs
+// holding pyvenv.cfg; "" when there is none. isFile reads the workspace.
+func FindVenv(dir string, isFile func(rel string) bool) string {
+	for d := dir; ; {
+		for _, v := range VenvDirs {
+			rel := strings.TrimPrefix(d+"/"+v, "/")
+			if isFile(rel + "/pyvenv.cfg") {
+				return rel
+			}
+		}
+		if d == "" {
+			return ""
+		}
+		d = filepath.ToSlash(filepath.Dir(d))
+		if d == "." {
+			d = ""
+		}
+	}
+}
