@@ -144,12 +144,41 @@ func (f *Fingerprinter) Fingerprint(pkgDir string) (map[string]string, error) {
 		return nil, err
 	}
 	rel := strings.TrimPrefix(strings.TrimPrefix(pkgDir, top), "/")
-	w := walker{root: filepath.Join(f.Root, top), lock: lock, out: out, seen: map[string]bool{}}
+	w := walker{root: filepath.Join(f.Root, top), lock: lock, found: map[string]string{}, seen: map[string]bool{}}
 	w.pkg(rel, true)
-	if top != rel {
+	if rel != "" {
 		w.pkg("", true) // the root's tools (jest, vitest, …) run every package's tests
 	}
+	// By package name, not install location: npm moves a package between
+	// node_modules folders as other packages come and go, which changes
+	// nothing this package imports. A name installed in several versions
+	// lists them all.
+	byName := map[string][]string{}
+	for loc, v := range w.found {
+		name := loc[strings.LastIndex(loc, "node_modules/")+len("node_modules/"):]
+		byName[name] = append(byName[name], v)
+	}
+	for name, vs := range byName {
+		sort.Strings(vs)
+		out[name] = joinVersions(vs)
+	}
 	return out, nil
+}
+
+// joinVersions makes one fingerprint value of a package installed in
+// several versions: "1.0.0,2.0.0 integrity…" (the versions first, as for
+// a single one, which `suite why` shows).
+func joinVersions(vs []string) string {
+	if len(vs) == 1 {
+		return vs[0]
+	}
+	var versions, rest []string
+	for _, v := range vs {
+		ver, r, _ := strings.Cut(v, " ")
+		versions = append(versions, ver)
+		rest = append(rest, r)
+	}
+	return strings.Join(versions, ",") + " " + strings.Join(rest, ",")
 }
 
 func (f *Fingerprinter) digestInto(out map[string]string, rel string) {
@@ -188,10 +217,10 @@ func (f *Fingerprinter) lock(abs string) (*lockFile, error) {
 // walker follows dependencies through the lockfile's "packages" map, whose
 // keys are install locations ("node_modules/a/node_modules/b").
 type walker struct {
-	root string
-	lock *lockFile
-	out  map[string]string
-	seen map[string]bool
+	root  string
+	lock  *lockFile
+	found map[string]string // install location -> "version integrity"
+	seen  map[string]bool
 }
 
 // pkg visits a package of the workspace (its folder relative to the
@@ -230,7 +259,7 @@ func (w *walker) resolve(from, name string) {
 			break
 		}
 	}
-	w.out["node_modules/"+name] = "not installed"
+	w.found["node_modules/"+name] = "(not installed)"
 }
 
 func (w *walker) entry(key string, e lockEntry) {
@@ -239,11 +268,11 @@ func (w *walker) entry(key string, e lockEntry) {
 	}
 	w.seen[key] = true
 	if e.Link {
-		w.out[key] = "workspace " + e.Resolved
+		w.found[key] = "workspace:" + e.Resolved
 		w.pkg(e.Resolved, false)
 		return
 	}
-	w.out[key] = strings.TrimSpace(e.Version + " " + firstNonEmpty(e.Integrity, e.Resolved))
+	w.found[key] = strings.TrimSpace(e.Version + " " + firstNonEmpty(e.Integrity, e.Resolved))
 	var names []string
 	for _, d := range []map[string]string{e.Dependencies, e.OptionalDependencies, e.PeerDependencies} {
 		for n := range d {
