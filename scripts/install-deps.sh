@@ -2,8 +2,9 @@
 # Installs, where missing, what the example monorepo and suite's own tests
 # run: pytest and pytest-xdist for Debian's python3, venv, pip and
 # setuptools (pytest scripts install a package into a virtualenv, offline),
-# node, nginx (the HTTP remote cache tests) and Debian's Bazel (a repository
-# that both suite and Bazel use). Needs root and apt-get; otherwise it says what
+# node and npm (npm workspaces with a dependency from the registry), nginx
+# (the HTTP remote cache tests) and Debian's Bazel (a repository that both
+# suite and Bazel use). Needs root and apt-get; otherwise it says what
 # is missing and leaves the rest to the caller.
 set -euo pipefail
 need=()
@@ -13,6 +14,7 @@ need=()
 /usr/bin/python3 -c 'import pip' >/dev/null 2>&1 || need+=(python3-pip)
 /usr/bin/python3 -c 'import setuptools' >/dev/null 2>&1 || need+=(python3-setuptools)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v bazel >/dev/null 2>&1 || need+=(bazel-bootstrap)
 # Bazel's runfiles library for Go, which run_runfiles.txtar uses from the

@@ -106,7 +106,10 @@ func ReadWorkspace(fs Files, dir string) (*Workspace, error) {
 	}
 	byName := map[string]*Package{}
 	var pkgs []*Package
-	if len(patterns) == 0 || root.Scripts["test"] != "" {
+	// A workspace root's own test script runs its packages' (npm test
+	// --workspaces, turbo run test, pnpm -r test): it is no package of
+	// its own.
+	if len(patterns) == 0 {
 		pkgs = append(pkgs, &Package{Dir: dir, Manifest: root})
 	}
 	seen := map[string]bool{dir: true}
