@@ -601,6 +601,8 @@ EOF
 if [[ $WRITE_DOC == 1 && $QUICK == 0 ]]; then
 	DOC=$REPO/docs/BENCHMARKS.md
 	mkdir -p "$REPO/docs"
+	# bench/js.sh writes the JavaScript section at the end; it is kept.
+	JS_SECTION=$(awk '/^## JavaScript monorepo: suite and Turborepo$/ { p = 1 } p' "$DOC" 2>/dev/null || true)
 	{
 		cat <<'EOF'
 # Benchmarks
@@ -652,6 +654,10 @@ EOF
 		commands
 		echo
 		cat "$REPORT"
+		if [[ -n $JS_SECTION ]]; then
+			echo
+			echo "$JS_SECTION"
+		fi
 	} >"$DOC"
 	log "wrote $DOC"
 fi
