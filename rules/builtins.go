@@ -103,7 +103,7 @@ func workspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	ws.declared = true
 	a, err := attrs(b.Name(), args, kwargs, "name?", "default_timeout?", "jobs?", "env_passthrough?",
 		"cache_dir?", "remote_cache?", "remote_upload?", "network?", "ignore?", "remote_exec_properties?",
-		"sandbox_writable?", "sandbox_readable?", "sandbox_hide?")
+		"sandbox_writable?", "sandbox_readable?", "sandbox_hide?", "environment_fingerprint?")
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +176,11 @@ func workspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 			if !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "~/") {
 				return nil, fmt.Errorf("%s: %s: %q is neither an absolute path nor one under ~/ (the user's home)", fn, attr, p)
 			}
+		}
+	}
+	if v, ok := a["environment_fingerprint"]; ok {
+		if c.EnvironmentFingerprint, err = wantOneOf(fn, "environment_fingerprint", v, "installed", "files"); err != nil {
+			return nil, err
 		}
 	}
 	return starlark.None, nil

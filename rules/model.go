@@ -38,6 +38,11 @@ type Config struct {
 	SandboxWritable []string
 	SandboxReadable []string
 	SandboxHide     []string
+	// EnvironmentFingerprint is what the key holds of an installed
+	// environment: "installed" (each package's name, version and record of
+	// installed files) or "files" (also the content of every installed
+	// file, which sees a file edited in place).
+	EnvironmentFingerprint string
 }
 
 // DefaultSandboxHide lists the credentials a relaxed test must still not
@@ -54,6 +59,8 @@ func DefaultConfig() Config {
 		Network:        "isolated",
 		Ignore:         slices.Clone(workspace.DefaultIgnore),
 		SandboxHide:    DefaultSandboxHide,
+
+		EnvironmentFingerprint: "installed",
 	}
 }
 

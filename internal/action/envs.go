@@ -102,8 +102,8 @@ func (k *Keyer) environments(a *Action, tools []toolInfo) []envState {
 
 func (k *Keyer) fingerprintEnv(id string) envState {
 	k.envs.once.Do(func() {
-		k.envs.python = &python.Prober{Digests: k.Digests}
-		k.envs.node = &node.Fingerprinter{Root: k.Root, Digests: k.Digests}
+		k.envs.python = &python.Prober{Digests: k.Digests, Files: k.EnvironmentFiles}
+		k.envs.node = &node.Fingerprinter{Root: k.Root, Digests: k.Digests, Files: k.EnvironmentFiles}
 	})
 	kind, rest, _ := strings.Cut(id, ":")
 	switch kind {

@@ -141,7 +141,7 @@ func diffEnvs(old, cur map[string]string, out *[]string) {
 		case ov != cv:
 			*out = append(*out, fmt.Sprintf("installed package changed: %s %s -> %s (%s)", pkg, ov, cv, env))
 		case o != c:
-			*out = append(*out, fmt.Sprintf("installed package changed: %s %s, reinstalled with other files (%s)", pkg, ov, env))
+			*out = append(*out, fmt.Sprintf("installed package changed: %s %s, same version, other installed files (%s)", pkg, ov, env))
 		}
 	}
 }

@@ -132,6 +132,10 @@ type Keyer struct {
 	Platform map[string]string
 	// Memo, when set, remembers keys across runs (see Digest).
 	Memo *KeyMemo
+	// EnvironmentFiles puts the content of every installed file of an
+	// environment in the key, not only its packages' records
+	// (workspace(environment_fingerprint = "files")).
+	EnvironmentFiles bool
 
 	// now is the clock; tests move it past the racy window.
 	now func() time.Time

@@ -1,7 +1,11 @@
 package node
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -29,6 +33,9 @@ import (
 type Fingerprinter struct {
 	Root    string // absolute workspace root
 	Digests *workspace.DigestCache
+	// Files adds the content of every installed file to each package's
+	// entry, which sees a file edited in place in node_modules.
+	Files bool
 
 	mu    sync.Mutex
 	locks map[string]*lockMemo // absolute path -> parsed
@@ -124,6 +131,9 @@ func (f *Fingerprinter) Fingerprint(pkgDir string) (map[string]string, error) {
 		for _, state := range []string{".modules.yaml", ".pnpm/lock.yaml", ".yarn-state.yml", ".yarn-integrity"} {
 			f.digestInto(out, path.Join(top, "node_modules", state))
 		}
+		if f.Files {
+			out["(node_modules files)"] = f.treeDigest(filepath.Join(f.Root, top, "node_modules"), false)
+		}
 		if len(out) == 0 {
 			out[NotInstalled] = "absent"
 		}
@@ -145,6 +155,9 @@ func (f *Fingerprinter) Fingerprint(pkgDir string) (map[string]string, error) {
 	}
 	rel := strings.TrimPrefix(strings.TrimPrefix(pkgDir, top), "/")
 	w := walker{root: filepath.Join(f.Root, top), lock: lock, found: map[string]string{}, seen: map[string]bool{}}
+	if f.Files {
+		w.files = f.treeDigest
+	}
 	w.pkg(rel, true)
 	if rel != "" {
 		w.pkg("", true) // the root's tools (jest, vitest, …) run every package's tests
@@ -221,6 +234,8 @@ type walker struct {
 	lock  *lockFile
 	found map[string]string // install location -> "version integrity"
 	seen  map[string]bool
+	// files, when set, digests an installed package's files.
+	files func(dir string, skipModules bool) string
 }
 
 // pkg visits a package of the workspace (its folder relative to the
@@ -273,6 +288,9 @@ func (w *walker) entry(key string, e lockEntry) {
 		return
 	}
 	w.found[key] = strings.TrimSpace(e.Version + " " + firstNonEmpty(e.Integrity, e.Resolved))
+	if w.files != nil {
+		w.found[key] += " files:" + w.files(filepath.Join(w.root, filepath.FromSlash(key)), true)
+	}
 	var names []string
 	for _, d := range []map[string]string{e.Dependencies, e.OptionalDependencies, e.PeerDependencies} {
 		for n := range d {
@@ -292,4 +310,27 @@ func firstNonEmpty(xs ...string) string {
 		}
 	}
 	return ""
+}
+
+// treeDigest digests the content of every file below dir, each through the
+// digest memo, leaving out nested node_modules folders when skipModules
+// (they are packages of their own).
+func (f *Fingerprinter) treeDigest(dir string, skipModules bool) string {
+	h := sha256.New()
+	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil
+		}
+		if d.IsDir() && p != dir && skipModules && d.Name() == "node_modules" {
+			return filepath.SkipDir
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		if dg, err := f.Digests.Digest(p); err == nil {
+			fmt.Fprintf(h, "%s %s\n", strings.TrimPrefix(p, dir), dg.Hash)
+		}
+		return nil
+	})
+	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -99,6 +99,9 @@ type Environment struct {
 // digested (memoized by stat) on each call. It is safe for concurrent use.
 type Prober struct {
 	Digests *workspace.DigestCache
+	// Files adds the content of every installed file to each
+	// distribution's entry (see installedFilesDigest).
+	Files bool
 
 	mu     sync.Mutex
 	probes map[string]*probe
@@ -191,6 +194,13 @@ func (p *Prober) Environment(interp, pythonpath string) (*Environment, error) {
 					continue
 				}
 				key, value = dist, version+" "+d
+				if p.Files && e.IsDir() {
+					files, err := p.installedFilesDigest(dir, filepath.Join(dir, name, "RECORD"))
+					if err != nil {
+						files = "unlisted" // no RECORD: Debian's packages, eggs
+					}
+					value += " files:" + files
+				}
 			case strings.HasSuffix(name, ".pth") || strings.HasSuffix(name, ".egg-link"):
 				d, err := p.Digests.Digest(filepath.Join(dir, name))
 				if err != nil {
