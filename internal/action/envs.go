@@ -102,7 +102,7 @@ func (k *Keyer) environments(a *Action, tools []toolInfo) []envState {
 
 func (k *Keyer) fingerprintEnv(id string) envState {
 	k.envs.once.Do(func() {
-		k.envs.python = &python.Prober{Digests: k.Digests, Files: k.EnvironmentFiles}
+		k.envs.python = &python.Prober{Digests: k.Digests, Files: k.EnvironmentFiles, MemoPath: k.ProbeMemo}
 		k.envs.node = &node.Fingerprinter{Root: k.Root, Digests: k.Digests, Files: k.EnvironmentFiles}
 	})
 	kind, rest, _ := strings.Cut(id, ":")

@@ -136,6 +136,9 @@ type Keyer struct {
 	// environment in the key, not only its packages' records
 	// (workspace(environment_fingerprint = "files")).
 	EnvironmentFiles bool
+	// ProbeMemo, when set, is the file where what Python interpreters
+	// answered about their sys.path is kept across runs.
+	ProbeMemo string
 
 	// now is the clock; tests move it past the racy window.
 	now func() time.Time

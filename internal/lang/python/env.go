@@ -102,9 +102,14 @@ type Prober struct {
 	// Files adds the content of every installed file to each
 	// distribution's entry (see installedFilesDigest).
 	Files bool
+	// MemoPath, when set, is where answers of interpreters are kept
+	// across runs (see probememo.go).
+	MemoPath string
 
-	mu     sync.Mutex
-	probes map[string]*probe
+	mu       sync.Mutex
+	probes   map[string]*probe
+	memoOnce sync.Once
+	memo     map[string]probeMemoEntry
 }
 
 type probe struct {
@@ -137,6 +142,16 @@ func (p *Prober) probe(interp, pythonpath string) (probeInfo, error) {
 	}
 	p.mu.Unlock()
 	pr.once.Do(func() {
+		if info, ok := p.remembered(id, interp); ok {
+			pr.info = info
+			return
+		}
+		recorded := nowNano()
+		defer func() {
+			if pr.err == nil {
+				p.remember(id, interp, pr.info, recorded)
+			}
+		}()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		cmd := exec.CommandContext(ctx, interp, "-s", "-c", probeScript)

@@ -3,7 +3,11 @@ package python
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/suite-run/suite/internal/workspace"
 )
 
 func TestSplitDistName(t *testing.T) {
@@ -59,5 +63,54 @@ func TestFindVenv(t *testing.T) {
 	}
 	if got := FindVenv("x", func(string) bool { return false }); got != "" {
 		t.Errorf("no virtualenv: got %q", got)
+	}
+}
+
+// TestProbeRememberedAcrossRuns: a rerun does not start the interpreter
+// again while nothing its sys.path depends on changed, and does once a
+// folder on its path changes. The interpreter is a shell script standing
+// in for Python, counting its starts.
+func TestProbeRememberedAcrossRuns(t *testing.T) {
+	dir := t.TempDir()
+	site := filepath.Join(dir, "site-packages")
+	os.MkdirAll(filepath.Join(site, "greet-1.0.dist-info"), 0o755)
+	os.WriteFile(filepath.Join(site, "greet-1.0.dist-info", "RECORD"), []byte("greet/__init__.py,,\n"), 0o644)
+	starts := filepath.Join(dir, "starts")
+	interp := filepath.Join(dir, "bin", "python3")
+	os.MkdirAll(filepath.Dir(interp), 0o755)
+	script := "#!/bin/sh\necho x >> " + starts + "\necho '{\"version\": \"3.11.2 (main)\", \"prefix\": \"" + dir + "\", \"path\": [\"\", \"" + site + "\"]}'\n"
+	if err := os.WriteFile(interp, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond) // older than the racy window, as a real installation is
+	memo := filepath.Join(dir, "memo")
+	run := func() *Environment {
+		dc, err := workspace.OpenDigestCache(filepath.Join(dir, "digests"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := (&Prober{Digests: dc, MemoPath: memo}).Environment(interp, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	count := func() int {
+		b, _ := os.ReadFile(starts)
+		return len(b) / 2
+	}
+	if env := run(); env.Packages["greet"] == "" || !strings.HasPrefix(env.Packages[InterpreterKey], "3.11.2 ") {
+		t.Fatalf("packages %v: want greet and the interpreter", env.Packages)
+	}
+	run()
+	if n := count(); n != 1 {
+		t.Errorf("interpreter started %d times for two runs with nothing changed, want 1", n)
+	}
+	os.WriteFile(filepath.Join(site, "editable.pth"), []byte(dir+"\n"), 0o644)
+	if env := run(); env.Packages["editable.pth"] == "" {
+		t.Errorf("a .pth file added: not in %v", env.Packages)
+	}
+	if n := count(); n != 2 {
+		t.Errorf("interpreter started %d times after its site-packages changed, want 2", n)
 	}
 }
