@@ -128,18 +128,21 @@ dependents() {
 		END { q[1] = p; seen[p] = 1; h = 1; t = 1; while (h <= t) { x = q[h++]; m = split(up[x], u, " "); for (i = 1; i <= m; i++) if (!seen[u[i]]) { seen[u[i]] = 1; q[++t] = u[i] } } print t }' "$WORK/suite/packages.tsv"
 }
 
-# The yardstick: one package's tests run alone, as both tools run them.
-for rep in $(seq 1 "$REPS"); do
+# The yardstick: one package's tests run alone, as both tools run them;
+# measured between the cold runs, so it sees the same machine.
+alone() {
+	local t0 t1
 	t0=$(now_us)
 	(cd "$WORK/suite/packages/p000" && npm test >/dev/null 2>&1)
 	t1=$(now_us)
-	record alone npm "$rep" $(((t1 - t0) / 1000)) 1 1
-done
+	record alone npm "$1" $(((t1 - t0) / 1000)) 1 1
+}
 
 log "warming up"
 for tool in suite turbo; do reset $tool; measure warmup $tool 0 "$PACKAGES"; done
 for rep in $(seq 1 "$COLD_REPS"); do
 	for tool in suite turbo; do reset $tool; measure cold $tool "$rep" "$PACKAGES"; done
+	for i in 1 2; do alone "$rep.$i"; done
 done
 for rep in $(seq 1 "$REPS"); do
 	for tool in suite turbo; do measure nochange $tool "$rep" 0; done
@@ -160,8 +163,8 @@ range() { vals "$1" "$2" | sort -n | awk 'NR == 1 { lo = $1 } { hi = $1 } END { 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) print "–"; else printf "%.3f", a / b }'; }
 ran() {
 	local obs exp
-	obs=$(vals "$1" "$2" 5 | sort -n | paste -sd/ -)
-	exp=$(vals "$1" "$2" 6 | sort -n | paste -sd/ -)
+	obs=$(vals "$1" "$2" 5 | sort -nu | paste -sd/ -)
+	exp=$(vals "$1" "$2" 6 | sort -nu | paste -sd/ -)
 	if [[ $obs == "$exp" ]]; then echo "$obs ✓"; else echo "$obs (expected $exp)"; fi
 }
 ALONE=$(med alone npm)
@@ -195,8 +198,8 @@ dependencies on other packages, whose modules it imports. Both tools run each pa
 packages it imports. Load average at the end: $(cut -d' ' -f1-3 /proc/loadavg).
 
 The yardstick is this machine's cost of one package's tests alone: \`npm test\` in one
-package takes **$ALONE ms** (median; npm and node starting, then node starting once per test
-file), so no tool can run $PACKAGES packages at -n $JOBS in less than about
+package takes **$ALONE ms** (median of runs between the cold runs; npm and node starting,
+then node starting once per test file), so no tool can run $PACKAGES packages at -n $JOBS in less than about
 $PACKAGES × $ALONE / $JOBS = **$BOUND ms**.
 
 | scenario | tool | median ms | range ms | packages executed | ÷ yardstick bound | suite / turbo |
