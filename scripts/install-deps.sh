@@ -22,11 +22,21 @@ command -v bazel >/dev/null 2>&1 || need+=(bazel-bootstrap)
 if command -v go >/dev/null 2>&1 && [ ! -d "$(go env GOMODCACHE)/github.com/bazelbuild/rules_go@v0.50.1" ]; then
   go mod download github.com/bazelbuild/rules_go@v0.50.1 || echo "could not download github.com/bazelbuild/rules_go@v0.50.1 from the Go module proxy" >&2
 fi
-[ ${#need[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing ${need[*]}" >&2
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-else
-  echo "missing ${need[*]}: install them (apt-get install -y ${need[*]})" >&2
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${need[*]}" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "missing ${need[*]}: install them (apt-get install -y ${need[*]})" >&2
+  fi
+fi
+# pnpm workspaces (run_pnpm_workspace): pnpm comes from npm.
+if ! command -v pnpm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v npm >/dev/null 2>&1; then
+    echo "installing pnpm with npm" >&2
+    npm install -g --no-audit --no-fund pnpm@9 >/dev/null
+  else
+    echo "missing pnpm: install it (npm install -g pnpm@9)" >&2
+  fi
 fi
