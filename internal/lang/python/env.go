@@ -1,8 +1,9 @@
-// Package python holds what suite knows about Python beyond a test's own
+package python
+
+// This file holds what suite knows about Python beyond a test's own
 // sources: which interpreter runs a program, and a fingerprint of the
 // environment that interpreter imports third-party code from (a virtualenv
 // or the interpreter's site-packages), cheap enough to take on every run.
-package python
 
 import (
 	"bufio"
