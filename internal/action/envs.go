@@ -49,11 +49,8 @@ type envTools struct {
 func (k *Keyer) environments(a *Action, tools []toolInfo) []envState {
 	var ids []string
 	for _, t := range tools {
-		if t.err != nil {
-			continue
-		}
-		if interp, ok := python.Interpreter(t.path, a.Env["PATH"]); ok {
-			ids = append(ids, "python:"+interp)
+		if t.err == nil && t.python != "" {
+			ids = append(ids, "python:"+t.python)
 		}
 	}
 	for _, e := range a.Test.Environments {

@@ -20,6 +20,7 @@ import (
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/suite-run/suite/internal/lang/python"
 	"github.com/suite-run/suite/internal/workspace"
 )
 
@@ -155,6 +156,9 @@ type toolInfo struct {
 	real string // path with symlinks resolved: the file that runs
 	st   workspace.FileStat
 	err  error
+	// python is the interpreter that runs it when Python does (see
+	// envs.go), "" otherwise.
+	python string
 }
 
 // stats is what a key is computed from on disk: a stat of each input (or
@@ -464,6 +468,7 @@ func (k *Keyer) tool(pathVar, name string) toolInfo {
 		if t.real, t.err = filepath.EvalSymlinks(t.path); t.err == nil {
 			t.st, t.err = workspace.StatFile(t.real)
 		}
+		t.python, _ = python.Interpreter(t.path, pathVar)
 	}
 	k.tools.Store(id, t)
 	return t
