@@ -9,7 +9,7 @@
 #
 #   --reps N       repetitions of the no-change and one-file runs (default 5)
 #   --cold-reps N  repetitions of the cold runs (default 3)
-#   --packages P   packages in the workspace (default 24)
+#   --packages P   packages in the workspace (default 16)
 #   --quick        8 packages, 2 repetitions: for trying the script
 #   --work DIR     where the trees and raw results go (default: a temp dir,
 #                  removed at the end)
@@ -26,7 +26,7 @@ export LC_ALL=C
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 REPS=5
 COLD_REPS=3
-PACKAGES=24
+PACKAGES=16
 WORK=""
 KEEP=0
 WRITE_DOC=1
