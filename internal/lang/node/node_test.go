@@ -31,7 +31,7 @@ func (d dirFiles) Dirs(rel string) []string {
 	return out
 }
 
-func writeTree(t *testing.T, files map[string]string) string {
+func writeTree(t testing.TB, files map[string]string) string {
 	t.Helper()
 	root := t.TempDir()
 	for rel, body := range files {
