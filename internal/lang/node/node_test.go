@@ -188,3 +188,32 @@ func TestModulesDirs(t *testing.T) {
 		t.Errorf("got %v, want %v", got, want)
 	}
 }
+
+// TestFingerprintFiles: with Files, an installed file edited in place
+// changes the package's entry, and only its own.
+func TestFingerprintFiles(t *testing.T) {
+	root := writeTree(t, map[string]string{
+		"package.json":                    `{"name": "x", "dependencies": {"ms": "*", "left": "*"}}`,
+		"package-lock.json":               `{}`,
+		"node_modules/.package-lock.json": `{"packages": {"node_modules/ms": {"version": "2.1.3"}, "node_modules/left": {"version": "1.0.0"}}}`,
+		"node_modules/ms/index.js":        `module.exports = 1;`,
+		"node_modules/left/index.js":      `module.exports = 2;`,
+	})
+	dc, _ := workspace.OpenDigestCache(filepath.Join(t.TempDir(), "digests"))
+	take := func(files bool) map[string]string {
+		fp, err := (&Fingerprinter{Root: root, Digests: dc, Files: files}).Fingerprint("")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fp
+	}
+	installed, before := take(false), take(true)
+	os.WriteFile(filepath.Join(root, "node_modules/ms/index.js"), []byte(`module.exports = 3;`), 0o644)
+	if got := take(false); !reflect.DeepEqual(got, installed) {
+		t.Errorf("without Files an edit in place is not seen (documented): got %v, was %v", got, installed)
+	}
+	after := take(true)
+	if after["ms"] == before["ms"] || after["left"] != before["left"] {
+		t.Errorf("with Files: ms %q -> %q (want a change), left %q -> %q (want none)", before["ms"], after["ms"], before["left"], after["left"])
+	}
+}
