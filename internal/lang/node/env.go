@@ -39,6 +39,7 @@ type Fingerprinter struct {
 
 	mu    sync.Mutex
 	locks map[string]*lockMemo // absolute path -> parsed
+	trees sync.Map             // "dir\x00skipModules" -> digest, once per run
 }
 
 type lockMemo struct {
@@ -316,6 +317,11 @@ func firstNonEmpty(xs ...string) string {
 // digest memo, leaving out nested node_modules folders when skipModules
 // (they are packages of their own).
 func (f *Fingerprinter) treeDigest(dir string, skipModules bool) string {
+	// Packages share their dependencies: each folder is walked once a run.
+	id := fmt.Sprintf("%s\x00%v", dir, skipModules)
+	if d, ok := f.trees.Load(id); ok {
+		return d.(string)
+	}
 	h := sha256.New()
 	filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -332,5 +338,7 @@ func (f *Fingerprinter) treeDigest(dir string, skipModules bool) string {
 		}
 		return nil
 	})
-	return hex.EncodeToString(h.Sum(nil))[:16]
+	d := hex.EncodeToString(h.Sum(nil))[:16]
+	f.trees.Store(id, d)
+	return d
 }
