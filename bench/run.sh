@@ -601,6 +601,8 @@ EOF
 if [[ $WRITE_DOC == 1 && $QUICK == 0 ]]; then
 	DOC=$REPO/docs/BENCHMARKS.md
 	mkdir -p "$REPO/docs"
+	# bench/js.sh writes the JavaScript section at the end; it is kept.
+	JS_SECTION=$(awk '/^## JavaScript monorepo: suite and Turborepo$/ { p = 1 } p' "$DOC" 2>/dev/null || true)
 	{
 		cat <<'EOF'
 # Benchmarks
@@ -608,8 +610,9 @@ if [[ $WRITE_DOC == 1 && $QUICK == 0 ]]; then
 `suite` against the tools a user would pick instead — `go test ./...` (its test cache),
 `pytest -n 2` (pytest-xdist), `bazel test //...` — on generated monorepos that hold the
 same logical tests for each tool, measured side by side in one run; and the figures the
-issues set as targets. Everything below the line is written by `bench/run.sh`; rerun it
-rather than editing numbers.
+issues set as targets. The last section compares `npm_packages()` with Turborepo on a
+generated npm workspace. Everything below the line is written by `bench/run.sh` (the last
+section by `bench/js.sh`); rerun them rather than editing numbers.
 
 What the numbers mean:
 
@@ -652,6 +655,10 @@ EOF
 		commands
 		echo
 		cat "$REPORT"
+		if [[ -n $JS_SECTION ]]; then
+			echo
+			echo "$JS_SECTION"
+		fi
 	} >"$DOC"
 	log "wrote $DOC"
 fi

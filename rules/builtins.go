@@ -103,7 +103,7 @@ func workspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	ws.declared = true
 	a, err := attrs(b.Name(), args, kwargs, "name?", "default_timeout?", "jobs?", "env_passthrough?",
 		"cache_dir?", "remote_cache?", "remote_upload?", "network?", "ignore?", "remote_exec_properties?",
-		"sandbox_writable?", "sandbox_readable?", "sandbox_hide?")
+		"sandbox_writable?", "sandbox_readable?", "sandbox_hide?", "environment_fingerprint?")
 	if err != nil {
 		return nil, err
 	}
@@ -176,6 +176,11 @@ func workspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 			if !strings.HasPrefix(p, "/") && !strings.HasPrefix(p, "~/") {
 				return nil, fmt.Errorf("%s: %s: %q is neither an absolute path nor one under ~/ (the user's home)", fn, attr, p)
 			}
+		}
+	}
+	if v, ok := a["environment_fingerprint"]; ok {
+		if c.EnvironmentFingerprint, err = wantOneOf(fn, "environment_fingerprint", v, "installed", "files"); err != nil {
+			return nil, err
 		}
 	}
 	return starlark.None, nil
@@ -320,7 +325,8 @@ func (p *pkgState) resolveDeps(fn string, deps []string) ([]label.Label, error) 
 }
 
 var testAttrs = []string{"name", "cmd", "srcs?", "deps?", "env?", "marks?", "timeout?", "size?",
-	"attempts?", "shards?", "tools?", "exclusive?", "cpus?", "network?", "sandbox?", "cache?", "skip_exit_codes?", "case_marks?"}
+	"attempts?", "shards?", "tools?", "exclusive?", "cpus?", "network?", "sandbox?", "cache?", "skip_exit_codes?", "case_marks?",
+	"environments?"}
 
 func testFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
 	p, err := pkgOnly(thread, b.Name())
@@ -438,8 +444,50 @@ func testFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 			t.SkipExitCodes = append(t.SkipExitCodes, n)
 		}
 	}
+	envs, err := wantStrings(fn, "environments", a["environments"])
+	if err != nil {
+		return nil, err
+	}
+	for _, e := range envs {
+		env, err := p.environment(fn, e)
+		if err != nil {
+			return nil, err
+		}
+		t.Environments = append(t.Environments, env)
+	}
 	p.tests = append(p.tests, t)
 	return starlark.None, nil
+}
+
+// environment checks an entry of test(environments = ...) and makes its
+// path workspace-relative.
+func (p *pkgState) environment(fn, e string) (string, error) {
+	kind, where, _ := strings.Cut(e, ":")
+	switch {
+	case kind == "python" && where != "" && (!strings.Contains(where, "/") || path.IsAbs(where)):
+		return e, nil
+	case kind == "python" && where != "":
+		// An interpreter in a virtualenv is a symlink out of the
+		// workspace, so only the written path is checked.
+		rel, ok := strings.CutPrefix(where, "//")
+		if !ok {
+			rel = path.Join(p.pkg, where)
+		}
+		if err := workspace.CheckRel(rel); err != nil {
+			return "", fmt.Errorf("%s: environments: %v", fn, err)
+		}
+		return "python://" + path.Clean(rel), nil
+	case kind == "node":
+		if where == "" {
+			where = "."
+		}
+		rel, err := p.wsPath(fn, "environments", where)
+		if err != nil {
+			return "", err
+		}
+		return "node:" + rel, nil
+	}
+	return "", fmt.Errorf("%s: environments: %q: want \"python:PROGRAM\" or \"node:FOLDER\"", fn, e)
 }
 
 func filesFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {

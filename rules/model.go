@@ -38,6 +38,11 @@ type Config struct {
 	SandboxWritable []string
 	SandboxReadable []string
 	SandboxHide     []string
+	// EnvironmentFingerprint is what the key holds of an installed
+	// environment: "installed" (each package's name, version and record of
+	// installed files) or "files" (also the content of every installed
+	// file, which sees a file edited in place).
+	EnvironmentFingerprint string
 }
 
 // DefaultSandboxHide lists the credentials a relaxed test must still not
@@ -54,6 +59,8 @@ func DefaultConfig() Config {
 		Network:        "isolated",
 		Ignore:         slices.Clone(workspace.DefaultIgnore),
 		SandboxHide:    DefaultSandboxHide,
+
+		EnvironmentFingerprint: "installed",
 	}
 }
 
@@ -95,6 +102,12 @@ type Test struct {
 	// of one pytest file), each including Marks; a mark expression selects
 	// the test when it matches one of them. Empty: Marks alone decide.
 	CaseMarks [][]string
+	// Environments are installed third-party environments the test reads,
+	// beside those found from its tools: "python:PROGRAM" (the environment
+	// of the interpreter that runs PROGRAM, a name looked up in the test's
+	// PATH or a "//"-rooted path) and "node:DIR" (the node_modules a
+	// package in workspace folder DIR imports from).
+	Environments []string
 }
 
 // Group is a named group of input files declared by files().

@@ -28,6 +28,8 @@ var sourceBuiltins = starlark.StringDict{
 	"pytest_config":         starlark.NewBuiltin("pytest_config", pytestConfigFn),
 	"pytest_collect":        starlark.NewBuiltin("pytest_collect", pytestCollectFn),
 	"pytest_shared_imports": starlark.NewBuiltin("pytest_shared_imports", pytestSharedImportsFn),
+	"python_venv":           starlark.NewBuiltin("python_venv", pythonVenvFn),
+	"node_workspace":        starlark.NewBuiltin("node_workspace", nodeWorkspaceFn),
 }
 
 // userPos is where a source built-in's error is reported: the innermost

@@ -2,8 +2,9 @@
 # Installs, where missing, what the example monorepo and suite's own tests
 # run: pytest and pytest-xdist for Debian's python3, venv, pip and
 # setuptools (pytest scripts install a package into a virtualenv, offline),
-# node, nginx (the HTTP remote cache tests) and Debian's Bazel (a repository
-# that both suite and Bazel use). Needs root and apt-get; otherwise it says what
+# node and npm (npm workspaces with a dependency from the registry), nginx
+# (the HTTP remote cache tests) and Debian's Bazel (a repository that both
+# suite and Bazel use). Needs root and apt-get; otherwise it says what
 # is missing and leaves the rest to the caller.
 set -euo pipefail
 need=()
@@ -13,6 +14,7 @@ need=()
 /usr/bin/python3 -c 'import pip' >/dev/null 2>&1 || need+=(python3-pip)
 /usr/bin/python3 -c 'import setuptools' >/dev/null 2>&1 || need+=(python3-setuptools)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
+command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v bazel >/dev/null 2>&1 || need+=(bazel-bootstrap)
 # Bazel's runfiles library for Go, which run_runfiles.txtar uses from the
@@ -20,11 +22,21 @@ command -v bazel >/dev/null 2>&1 || need+=(bazel-bootstrap)
 if command -v go >/dev/null 2>&1 && [ ! -d "$(go env GOMODCACHE)/github.com/bazelbuild/rules_go@v0.50.1" ]; then
   go mod download github.com/bazelbuild/rules_go@v0.50.1 || echo "could not download github.com/bazelbuild/rules_go@v0.50.1 from the Go module proxy" >&2
 fi
-[ ${#need[@]} -eq 0 ] && exit 0
-if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-  echo "installing ${need[*]}" >&2
-  apt-get update -qq >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
-else
-  echo "missing ${need[*]}: install them (apt-get install -y ${need[*]})" >&2
+if [ ${#need[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "installing ${need[*]}" >&2
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+  else
+    echo "missing ${need[*]}: install them (apt-get install -y ${need[*]})" >&2
+  fi
+fi
+# pnpm workspaces (run_pnpm_workspace): pnpm comes from npm.
+if ! command -v pnpm >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v npm >/dev/null 2>&1; then
+    echo "installing pnpm with npm" >&2
+    npm install -g --no-audit --no-fund pnpm@9 >/dev/null
+  else
+    echo "missing pnpm: install it (npm install -g pnpm@9)" >&2
+  fi
 fi

@@ -83,7 +83,9 @@ func (s *session) openResults(execProps ...string) (*results, error) {
 		digests: digests,
 		keys:    keys,
 		keyer: &action.Keyer{Root: s.graph.Root, WorkspaceName: s.graph.Config.Name, Digests: digests,
-			Platform: platform, Memo: keys},
+			Platform: platform, Memo: keys,
+			EnvironmentFiles: s.graph.Config.EnvironmentFingerprint == "files",
+			ProbeMemo:        filepath.Join(s.graph.Root, workspace.OutputDir, "python-probes")},
 		index: sched.LoadKeyIndex(filepath.Join(s.graph.Root, workspace.OutputDir, "keys.tsv")),
 	}, nil
 }

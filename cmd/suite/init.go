@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"os"
 	"path"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/suite-run/suite/internal/lang/node"
 	"github.com/suite-run/suite/internal/lang/python"
 	"github.com/suite-run/suite/internal/lint"
 	"github.com/suite-run/suite/internal/workspace"
@@ -29,9 +31,11 @@ func newInitCmd(g *globalFlags) *cobra.Command {
 		Short: "Write WORKSPACE and SUITES.star files for an existing repository",
 		Long: `Look at an existing repository and declare its tests with the standard rules:
 go_packages() next to each go.mod, pytest_files() at each Python project root
-(pytest.ini, pyproject.toml, setup.cfg, tox.ini or setup.py; else the top),
-node_test() for package.json folders whose tests use node:test, sh_test() for
-each *_test.sh. WORKSPACE registers the marks found in pytest files and
+(pytest.ini, pyproject.toml, setup.cfg, tox.ini or setup.py; else the top;
+it runs the project's .venv or venv when there is one), npm_packages() for
+each JavaScript workspace (npm, pnpm, yarn) and each package whose test script
+runs jest, vitest, mocha or another runner, node_test() for other package.json
+folders whose tests use node:test, sh_test() for each *_test.sh. WORKSPACE registers the marks found in pytest files and
 configuration plus unit, integration, api, e2e, smoke, regression and slow;
 the top SUITES.star declares the suites smoke, regression (not e2e) and
 nightly (everything). Existing files are kept unless --force is given.
@@ -81,15 +85,20 @@ var standardMarks = []struct{ name, doc string }{
 // repoScan is what init found in a repository; folders are slash paths
 // relative to its top ("" for the top itself).
 type repoScan struct {
-	goModules  []string
-	pyRoots    map[string]bool
-	pyTests    []string
-	nodeRoots  map[string]bool
-	nodeTests  []string
-	nodeDeps   map[string]bool // package.json folders with dependencies
-	shTests    []string
-	marks      map[string]string // mark -> doc ("" when only used)
-	ignoreSeen map[string]bool
+	goModules []string
+	pyRoots   map[string]bool
+	pyTests   []string
+	nodeRoots map[string]bool
+	nodeTests []string
+	nodeDeps  map[string]bool // package.json folders with dependencies
+	// jsPackages are package.json folders with a test script that is not
+	// node --test, and jsWorkspaces those whose package.json (or
+	// pnpm-workspace.yaml) names workspace packages.
+	jsPackages   map[string]bool
+	jsWorkspaces map[string]bool
+	shTests      []string
+	marks        map[string]string // mark -> doc ("" when only used)
+	ignoreSeen   map[string]bool
 }
 
 var (
@@ -112,6 +121,7 @@ func skipDir(name string) bool {
 
 func scanRepo(top string) (*repoScan, error) {
 	s := &repoScan{pyRoots: map[string]bool{}, nodeRoots: map[string]bool{}, nodeDeps: map[string]bool{},
+		jsPackages: map[string]bool{}, jsWorkspaces: map[string]bool{},
 		marks: map[string]string{}, ignoreSeen: map[string]bool{}}
 	err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -164,10 +174,18 @@ func scanRepo(top string) (*repoScan, error) {
 					Scripts         map[string]string `json:"scripts"`
 					Dependencies    map[string]any    `json:"dependencies"`
 					DevDependencies map[string]any    `json:"devDependencies"`
+					Workspaces      any               `json:"workspaces"`
 				}
 				if json.Unmarshal(src, &pj) == nil {
-					if strings.Contains(pj.Scripts["test"], "node --test") {
+					test := pj.Scripts["test"]
+					switch {
+					case strings.Contains(test, "node --test"):
 						s.nodeRoots[dir] = true
+					case test != "" && !strings.Contains(test, "no test specified"):
+						s.jsPackages[dir] = true
+					}
+					if pj.Workspaces != nil {
+						s.jsWorkspaces[dir] = true
 					}
 					if len(pj.Dependencies)+len(pj.DevDependencies) > 0 {
 						s.nodeDeps[dir] = true
@@ -178,12 +196,37 @@ func scanRepo(top string) (*repoScan, error) {
 			if src, err := os.ReadFile(p); err == nil && nodeTestImportRe.Match(src) {
 				s.nodeTests = append(s.nodeTests, rel)
 			}
+		case name == "pnpm-workspace.yaml":
+			s.jsWorkspaces[dir] = true
 		case strings.HasSuffix(name, "_test.sh"):
 			s.shTests = append(s.shTests, rel)
 		}
 		return nil
 	})
 	return s, err
+}
+
+// osFiles reads a repository for node.ReadWorkspace.
+type osFiles string
+
+func (top osFiles) abs(rel string) string { return filepath.Join(string(top), filepath.FromSlash(rel)) }
+
+func (top osFiles) ReadFile(rel string) ([]byte, error) { return os.ReadFile(top.abs(rel)) }
+
+func (top osFiles) IsFile(rel string) bool {
+	fi, err := os.Stat(top.abs(rel))
+	return err == nil && fi.Mode().IsRegular()
+}
+
+func (top osFiles) Dirs(rel string) []string {
+	entries, _ := os.ReadDir(top.abs(rel))
+	var out []string
+	for _, e := range entries {
+		if e.IsDir() {
+			out = append(out, e.Name())
+		}
+	}
+	return out
 }
 
 func isJS(name string) bool {
@@ -242,6 +285,7 @@ func (s *repoScan) addMarker(line string) {
 type initPackage struct {
 	dir                        string
 	goPackages, pytest, nodeJS bool
+	npmPackages                bool
 	shTests                    []string
 	suites                     bool
 }
@@ -278,6 +322,31 @@ func initRepo(w io.Writer, dir string, force bool) error {
 			pkgAt(r)
 		}
 	}
+	// A JavaScript workspace, or a package whose test script runs another
+	// runner (jest, vitest, mocha), runs its packages' test scripts with
+	// npm_packages(); the node:test files inside them are theirs.
+	jsRoots, jsCovered := map[string]bool{}, map[string]bool{}
+	for _, d := range slices.Sorted(maps.Keys(s.jsWorkspaces)) {
+		if jsCovered[d] {
+			continue
+		}
+		ws, err := node.ReadWorkspace(osFiles(top), d)
+		if err != nil {
+			continue
+		}
+		jsRoots[d], jsCovered[d] = true, true
+		for _, p := range ws.Packages {
+			jsCovered[p.Dir] = true
+		}
+	}
+	for _, d := range slices.Sorted(maps.Keys(s.jsPackages)) {
+		if !jsCovered[d] {
+			jsRoots[d], jsCovered[d] = true, true
+		}
+	}
+	for d := range jsRoots {
+		pkgAt(d).npmPackages = true
+	}
 	owners := map[string]bool{}
 	for d := range pkgs {
 		owners[d] = true
@@ -286,6 +355,11 @@ func initRepo(w io.Writer, dir string, force bool) error {
 		pkgAt(nearest(path.Dir(t), owners)).pytest = true
 	}
 	for _, t := range s.nodeTests {
+		// run by the test script of the package it is in (a workspace
+		// root's own files are no package's)
+		if owner := nearest(path.Dir(t), jsCovered); jsCovered[owner] && !s.jsWorkspaces[owner] {
+			continue
+		}
 		pkgAt(nearest(path.Dir(t), owners)).nodeJS = true
 	}
 	for _, t := range s.shTests {
@@ -328,9 +402,6 @@ func initRepo(w io.Writer, dir string, force bool) error {
 	sort.Strings(dirs)
 	for _, d := range dirs {
 		p := pkgs[d]
-		if p.nodeJS && s.nodeDeps[d] {
-			notes = append(notes, fmt.Sprintf("%s: package.json has dependencies; node_modules is not an input, so tests that require a package fail until you declare it", path.Join(d, "package.json")))
-		}
 		content := p.suitesFile()
 		if content == "" {
 			continue
@@ -541,6 +612,13 @@ node_test(
     name = "node",
     srcs = glob(["**/*.js", "**/*.mjs", "**/*.cjs", "**/*.json"]),
 )`)
+	}
+	if p.npmPackages {
+		loads = append(loads, `load("@suite//rules:node.star", "npm_packages")`)
+		body = append(body, `# each package's test script with its package manager; its own files and
+# those of the workspace packages it depends on are the inputs, what it can
+# import from node_modules is in the key
+npm_packages(name = "npm")`)
 	}
 	if len(p.shTests) > 0 {
 		loads = append(loads, `load("@suite//rules:sh.star", "sh_test")`)

@@ -128,6 +128,9 @@ func Build(g *rules.Graph, tests []*rules.Test, o Options) []*Action {
 				readable = append(readable, p)
 			}
 		}
+		// Installed environments (a .venv, node_modules) are keyed by what
+		// is installed, and visible where the test expects them.
+		readable = append(readable, environmentPaths(g.Root, t, env["PATH"])...)
 		for shard := 0; shard < t.Shards; shard++ {
 			for run := 1; run <= runs; run++ {
 				out = append(out, &Action{

@@ -17,6 +17,7 @@ func Explain(old, cur Manifest) []string {
 	diffMaps("input file", old.Inputs, cur.Inputs, &out)
 	diffMaps("env", old.Env, cur.Env, &out)
 	diffMaps("tool", old.Tools, cur.Tools, &out)
+	diffEnvs(old.Envs, cur.Envs, &out)
 	if strings.Join(old.Argv, "\x00") != strings.Join(cur.Argv, "\x00") {
 		n := max(len(old.Argv), len(cur.Argv))
 		for i := 0; i < n; i++ {
@@ -26,7 +27,7 @@ func Explain(old, cur Manifest) []string {
 			}
 		}
 	}
-	if old.Salt != cur.Salt {
+	if stripEnvs(old.Salt) != stripEnvs(cur.Salt) {
 		out = append(out, fmt.Sprintf("settings changed (host OS or CPU, network mode, skip exit codes or suite version): %s -> %s", old.Salt, cur.Salt))
 	}
 	if len(out) == 0 {
@@ -102,4 +103,45 @@ func describeLinkChange(o string, oLink bool, c string, cLink bool) string {
 		return "became a symlink to " + c
 	}
 	return "no longer a symlink (was to " + o + ")"
+}
+
+// stripEnvs leaves out of a salt the environments' digest, which diffEnvs
+// explains package by package.
+func stripEnvs(salt string) string {
+	s, _, _ := strings.Cut(salt, ";environments=")
+	return s
+}
+
+// diffEnvs names each installed package that was added, removed, or
+// changed version or files, with the environment it is in.
+func diffEnvs(old, cur map[string]string, out *[]string) {
+	keys := map[string]bool{}
+	for k := range old {
+		keys[k] = true
+	}
+	for k := range cur {
+		keys[k] = true
+	}
+	sorted := make([]string, 0, len(keys))
+	for k := range keys {
+		sorted = append(sorted, k)
+	}
+	sort.Strings(sorted)
+	for _, k := range sorted {
+		env, pkg, _ := strings.Cut(k, "\x00")
+		o, inOld := old[k]
+		c, inCur := cur[k]
+		ov, _, _ := strings.Cut(o, " ")
+		cv, _, _ := strings.Cut(c, " ")
+		switch {
+		case !inOld:
+			*out = append(*out, fmt.Sprintf("installed package added: %s %s (%s)", pkg, cv, env))
+		case !inCur:
+			*out = append(*out, fmt.Sprintf("installed package removed: %s %s (%s)", pkg, ov, env))
+		case ov != cv:
+			*out = append(*out, fmt.Sprintf("installed package changed: %s %s -> %s (%s)", pkg, ov, cv, env))
+		case o != c:
+			*out = append(*out, fmt.Sprintf("installed package changed: %s %s, same version, other installed files (%s)", pkg, ov, env))
+		}
+	}
 }

@@ -20,6 +20,7 @@ import (
 	repb "github.com/bazelbuild/remote-apis/build/bazel/remote/execution/v2"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/suite-run/suite/internal/lang/python"
 	"github.com/suite-run/suite/internal/workspace"
 )
 
@@ -63,6 +64,7 @@ type Key struct {
 	inputs     []namedDigest // sorted by path, as Action.Inputs are
 	toolInputs []namedDigest
 	tools      map[string]string
+	envs       []envState
 	salt       string
 }
 
@@ -92,7 +94,7 @@ func (k *Key) Files() map[string]string {
 // demand: a no-change rerun never needs it.
 func (k *Key) Manifest() Manifest {
 	m := Manifest{Key: k.Hash, Argv: k.Command.Arguments, Env: map[string]string{},
-		Inputs: make(map[string]string, len(k.inputs)), Tools: k.tools, Salt: k.salt}
+		Inputs: make(map[string]string, len(k.inputs)), Tools: k.tools, Envs: envManifest(k.envs), Salt: k.salt}
 	for _, in := range k.inputs {
 		if in.link != "" {
 			m.Inputs[in.path] = "symlink -> " + in.link
@@ -113,7 +115,10 @@ type Manifest struct {
 	Env    map[string]string `json:"env"`
 	Inputs map[string]string `json:"inputs"` // path -> "sha256/size", "+x" when executable; "symlink -> text"
 	Tools  map[string]string `json:"tools"`  // name -> "path sha256/size"
-	Salt   string            `json:"salt"`
+	// Envs are the installed packages of the environments the test reads:
+	// "environment\x00package" -> "version digest".
+	Envs map[string]string `json:"envs,omitempty"`
+	Salt string            `json:"salt"`
 }
 
 // Keyer computes keys. It is safe for concurrent use.
@@ -128,11 +133,19 @@ type Keyer struct {
 	Platform map[string]string
 	// Memo, when set, remembers keys across runs (see Digest).
 	Memo *KeyMemo
+	// EnvironmentFiles puts the content of every installed file of an
+	// environment in the key, not only its packages' records
+	// (workspace(environment_fingerprint = "files")).
+	EnvironmentFiles bool
+	// ProbeMemo, when set, is the file where what Python interpreters
+	// answered about their sys.path is kept across runs.
+	ProbeMemo string
 
 	// now is the clock; tests move it past the racy window.
 	now func() time.Time
 
 	tools        sync.Map // "PATH\x00name" -> toolInfo
+	envs         envTools
 	platformOnce sync.Once
 	platformMsg  *repb.Platform
 }
@@ -143,6 +156,9 @@ type toolInfo struct {
 	real string // path with symlinks resolved: the file that runs
 	st   workspace.FileStat
 	err  error
+	// python is the interpreter that runs it when Python does (see
+	// envs.go), "" otherwise.
+	python string
 }
 
 // stats is what a key is computed from on disk: a stat of each input (or
@@ -152,6 +168,8 @@ type stats struct {
 	inputs            []workspace.FileStat
 	links             []string // by input: a symlink's text, "" for a file
 	tools             []toolInfo
+	envs              []envState
+	envDigest         string
 	recorded, changed int64
 }
 
@@ -189,6 +207,8 @@ func (k *Keyer) stat(a *Action) (*stats, error) {
 			s.changed = max(s.changed, t.st.Changed())
 		}
 	}
+	s.envs = k.environments(a, s.tools)
+	s.envDigest = envDigest(s.envs)
 	return s, nil
 }
 
@@ -262,6 +282,7 @@ func (k *Keyer) fingerprint(a *Action, s *stats) fingerprint {
 		str(p.Value)
 	}
 	str(salt(a))
+	str(s.envDigest)
 	if a.Cacheable {
 		b = append(b, 1)
 	} else {
@@ -347,6 +368,10 @@ func (k *Keyer) compute(a *Action, s *stats) (*Key, error) {
 		return nil, err
 	}
 	key.salt = salt(a)
+	if s.envDigest != "" {
+		key.salt += ";environments=" + s.envDigest
+		key.envs = s.envs
+	}
 	act := &repb.Action{
 		CommandDigest:   DigestOf(cmdBytes),
 		InputRootDigest: root,
@@ -443,6 +468,7 @@ func (k *Keyer) tool(pathVar, name string) toolInfo {
 		if t.real, t.err = filepath.EvalSymlinks(t.path); t.err == nil {
 			t.st, t.err = workspace.StatFile(t.real)
 		}
+		t.python, _ = python.Interpreter(t.path, pathVar)
 	}
 	k.tools.Store(id, t)
 	return t

@@ -132,6 +132,7 @@ func TestEveryTestFieldIsClassified(t *testing.T) {
 		"Cache":         {true, "do_not_cache", func(t *rules.Test) { t.Cache = false }},
 		"SkipExitCodes": {true, "salt: decides whether an exit code is a skip", func(t *rules.Test) { t.SkipExitCodes = []int{5} }},
 		"CaseMarks":     {false, "selection only", func(t *rules.Test) { t.CaseMarks = [][]string{{"smoke"}} }},
+		"Environments":  {true, "salt: the installed packages of each environment", func(t *rules.Test) { t.Environments = []string{"node:pkg"} }},
 	}
 	f := newFixture(t).withMemo(t)
 	base := f.memoKey(t, baseTest())

@@ -3,7 +3,9 @@
 // its options from, addopts, markers, pythonpath) and where setuptools
 // finds the project's own packages. It reads files as pytest and
 // setuptools do (iniconfig, tomllib, shlex), so that suite runs a project
-// as `pytest` would, never by guesses about the text.
+// as `pytest` would, never by guesses about the text. It also finds the
+// interpreter that runs a test and fingerprints the distributions installed
+// where that interpreter imports from (env.go).
 package python
 
 import (
