@@ -1,0 +1,55 @@
+//go:build linux
+
+package sandbox
+
+import (
+	"path/filepath"
+	"slices"
+
+	"github.com/suite-run/suite/internal/sandbox/pid1"
+)
+
+// traceUnavailable is the warning for a traced action whose lookups could
+// not be seen: no namespaces, or a kernel without seccomp user
+// notification. The caller says it once per run.
+const traceUnavailable = "cannot see which files tests look up (seccomp user notification needs Linux 5.5 and a pid namespace): undeclared reads are named from the failing tests' logs instead, and traced inputs are not cached"
+
+// traceRoot is the workspace as the test's processes see it, which is how
+// the kernel spells the paths the tracer resolves through /proc: the
+// workspace's real path.
+func traceRoot(workspace string) string {
+	if p, err := filepath.EvalSymlinks(workspace); err == nil {
+		return p
+	}
+	return workspace
+}
+
+// traceReport gathers the tracer's report lines.
+type traceReport struct {
+	traced         bool
+	reads, missing []string
+}
+
+// add takes a report line if it is the tracer's.
+func (r *traceReport) add(verb, arg string) bool {
+	switch verb {
+	case pid1.ReportTraced:
+		r.traced = true
+	case pid1.ReportRead:
+		r.reads = append(r.reads, arg)
+	case pid1.ReportMissing:
+		r.missing = append(r.missing, arg)
+	default:
+		return false
+	}
+	return true
+}
+
+func (r *traceReport) fill(res *Result) {
+	if !r.traced {
+		return
+	}
+	slices.Sort(r.reads)
+	slices.Sort(r.missing)
+	res.Traced, res.Reads, res.Missing = true, r.reads, r.missing
+}
