@@ -38,11 +38,23 @@ type Config struct {
 	SandboxWritable []string
 	SandboxReadable []string
 	SandboxHide     []string
+	// InputMode is the default of test(inputs = ...): InputsDeclared or
+	// InputsTraced.
+	InputMode string
 }
 
 // DefaultSandboxHide lists the credentials a relaxed test must still not
 // read.
 var DefaultSandboxHide = []string{"~/.ssh", "~/.aws", "~/.config/gcloud", "~/.docker", "~/.npmrc", "~/.netrc"}
+
+// Input modes of a test (DESIGN §2): with InputsDeclared the test sees
+// only its declared inputs, and a lookup of an undeclared workspace file
+// fails and is named; with InputsTraced it sees the whole workspace
+// read-only, and the files it looked up join its cached result.
+const (
+	InputsDeclared = "declared"
+	InputsTraced   = "traced"
+)
 
 // DefaultConfig is the configuration of an empty WORKSPACE.
 func DefaultConfig() Config {
@@ -54,6 +66,7 @@ func DefaultConfig() Config {
 		Network:        "isolated",
 		Ignore:         slices.Clone(workspace.DefaultIgnore),
 		SandboxHide:    DefaultSandboxHide,
+		InputMode:      InputsDeclared,
 	}
 }
 
@@ -87,7 +100,9 @@ type Test struct {
 	// Sandbox is "strict" (also when "") or "relaxed": the real workspace
 	// and home visible read-only, except WORKSPACE's sandbox_hide.
 	Sandbox string
-	Cache   bool
+	// InputMode is InputsDeclared or InputsTraced; "": the workspace's.
+	InputMode string
+	Cache     bool
 	// SkipExitCodes are exit codes that mean "nothing to run" (pytest's 5:
 	// no test collected): the test is reported skipped, not failed.
 	SkipExitCodes []int
