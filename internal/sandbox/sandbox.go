@@ -155,8 +155,15 @@ type Result struct {
 	// that were there when the test looked them up, and Missing the paths
 	// that were not. Both are sorted and hold no directories that were
 	// there.
-	Traced         bool
-	Reads, Missing []string
+	Traced  bool
+	Reads   []TracedFile
+	Missing []string
+}
+
+// TracedFile is a workspace file a test looked up.
+type TracedFile struct {
+	Path    string // workspace-relative
+	Changed int64  // its ctime, in nanoseconds, when the test first looked it up
 }
 
 // options are knobs for the package's own tests; Run uses the zero value.

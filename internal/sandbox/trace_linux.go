@@ -5,6 +5,8 @@ package sandbox
 import (
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/suite-run/suite/internal/sandbox/pid1"
 )
@@ -26,8 +28,9 @@ func traceRoot(workspace string) string {
 
 // traceReport gathers the tracer's report lines.
 type traceReport struct {
-	traced         bool
-	reads, missing []string
+	traced  bool
+	reads   []TracedFile
+	missing []string
 }
 
 // add takes a report line if it is the tracer's.
@@ -36,7 +39,12 @@ func (r *traceReport) add(verb, arg string) bool {
 	case pid1.ReportTraced:
 		r.traced = true
 	case pid1.ReportRead:
-		r.reads = append(r.reads, arg)
+		ctime, path, _ := strings.Cut(arg, " ")
+		n, err := strconv.ParseInt(ctime, 10, 64)
+		if err != nil {
+			return false
+		}
+		r.reads = append(r.reads, TracedFile{Path: path, Changed: n})
 	case pid1.ReportMissing:
 		r.missing = append(r.missing, arg)
 	default:
@@ -49,7 +57,7 @@ func (r *traceReport) fill(res *Result) {
 	if !r.traced {
 		return
 	}
-	slices.Sort(r.reads)
+	slices.SortFunc(r.reads, func(a, b TracedFile) int { return strings.Compare(a.Path, b.Path) })
 	slices.Sort(r.missing)
 	res.Traced, res.Reads, res.Missing = true, r.reads, r.missing
 }

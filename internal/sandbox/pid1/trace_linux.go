@@ -34,9 +34,11 @@ import (
 // OpTrace DIR in the plan turns the tracer on for lookups under DIR.
 const OpTrace = "trace"
 
-// Report lines of the tracer, before the final status: a path relative
-// to the traced directory that existed in the test's view when it was
-// looked up, or that did not.
+// Report lines of the tracer, before the final status: "read CTIME PATH"
+// for a path relative to the traced directory that existed in the test's
+// view when it was first looked up, with its ctime then in nanoseconds
+// (so the caller can tell a file that changed while the test ran), and
+// "missing PATH" for one that did not.
 // ReportTraced comes first and says the tracer ran.
 const (
 	ReportTraced  = "traced"
@@ -135,7 +137,7 @@ type tracer struct {
 	listener int
 	wake     [2]int // written to once the test is gone
 	done     chan struct{}
-	read     map[string]bool
+	read     map[string]int64 // path -> ctime (ns) when first looked up
 	missing  map[string]bool
 }
 
@@ -148,7 +150,7 @@ func startTraced(dir, path string, argv []string, attr *syscall.ProcAttr) (*trac
 	if !ok {
 		return nil, 0, filterError{errors.New("no tracer for " + runtime.GOARCH)}
 	}
-	t := &tracer{arch: a, dir: dir, read: map[string]bool{}, missing: map[string]bool{}, done: make(chan struct{})}
+	t := &tracer{arch: a, dir: dir, read: map[string]int64{}, missing: map[string]bool{}, done: make(chan struct{})}
 	if err := syscall.Pipe2(t.wake[:], syscall.O_CLOEXEC); err != nil {
 		return nil, 0, filterError{err}
 	}
@@ -256,13 +258,13 @@ func (t *tracer) note(n *seccompNotif) {
 		return
 	}
 	rel := p[len(t.dir)+1:]
-	if t.read[rel] || t.missing[rel] {
+	if _, seen := t.read[rel]; seen || t.missing[rel] {
 		return
 	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(p, &st); err == nil {
 		if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
-			t.read[rel] = true
+			t.read[rel] = st.Ctim.Sec*1e9 + st.Ctim.Nsec
 		}
 	} else {
 		t.missing[rel] = true
@@ -308,8 +310,8 @@ func (t *tracer) stop(report func(string)) {
 	syscall.Close(t.wake[0])
 	syscall.Close(t.wake[1])
 	report(ReportTraced)
-	for p := range t.read {
-		report(ReportRead + " " + p)
+	for p, ctime := range t.read {
+		report(ReportRead + " " + strconv.FormatInt(ctime, 10) + " " + p)
 	}
 	for p := range t.missing {
 		report(ReportMissing + " " + p)
