@@ -158,6 +158,7 @@ type Result struct {
 	Traced  bool
 	Reads   []TracedFile
 	Missing []string
+	Listed  []string // directories the test opened, so may have listed
 }
 
 // TracedFile is a workspace file a test looked up.

@@ -31,6 +31,7 @@ type traceReport struct {
 	traced  bool
 	reads   []TracedFile
 	missing []string
+	listed  []string
 }
 
 // add takes a report line if it is the tracer's.
@@ -47,6 +48,8 @@ func (r *traceReport) add(verb, arg string) bool {
 		r.reads = append(r.reads, TracedFile{Path: path, Changed: n})
 	case pid1.ReportMissing:
 		r.missing = append(r.missing, arg)
+	case pid1.ReportListed:
+		r.listed = append(r.listed, arg)
 	default:
 		return false
 	}
@@ -59,5 +62,6 @@ func (r *traceReport) fill(res *Result) {
 	}
 	slices.SortFunc(r.reads, func(a, b TracedFile) int { return strings.Compare(a.Path, b.Path) })
 	slices.Sort(r.missing)
-	res.Traced, res.Reads, res.Missing = true, r.reads, r.missing
+	slices.Sort(r.listed)
+	res.Traced, res.Reads, res.Missing, res.Listed = true, r.reads, r.missing, r.listed
 }

@@ -53,7 +53,7 @@ func TestTracedInputsSeeTheWorkspace(t *testing.T) {
 		"pkg/a.txt":           "A",
 		"testdata/shared.txt": "shared",
 	})
-	s := newSpec(t, ws, "sh", "-c", `cat ../testdata/shared.txt && test ! -e ../testdata/absent.txt && ! echo x 2>/dev/null > ../testdata/new.txt`)
+	s := newSpec(t, ws, "sh", "-c", `cat ../testdata/shared.txt && ls ../testdata >/dev/null && test ! -e ../testdata/absent.txt && ! echo x 2>/dev/null > ../testdata/new.txt`)
 	s.Inputs = []string{"pkg/a.txt"}
 	s.TracedInputs, s.Trace = true, true
 	res, log := mustRun(t, context.Background(), s, options{})
@@ -68,6 +68,9 @@ func TestTracedInputsSeeTheWorkspace(t *testing.T) {
 	}
 	if !slices.Contains(res.Missing, "testdata/absent.txt") {
 		t.Errorf("missing %q lacks testdata/absent.txt", res.Missing)
+	}
+	if !slices.Contains(res.Listed, "testdata") {
+		t.Errorf("listed %q lacks testdata", res.Listed)
 	}
 }
 

@@ -38,12 +38,15 @@ const OpTrace = "trace"
 // for a path relative to the traced directory that existed in the test's
 // view when it was first looked up, with its ctime then in nanoseconds
 // (so the caller can tell a file that changed while the test ran), and
-// "missing PATH" for one that did not.
+// "missing PATH" for one that did not, "listed PATH" for a directory it
+// opened (and so may have listed). The workspace root itself is not
+// reported.
 // ReportTraced comes first and says the tracer ran.
 const (
 	ReportTraced  = "traced"
 	ReportRead    = "read"
 	ReportMissing = "missing"
+	ReportListed  = "listed"
 )
 
 // Linux's seccomp ABI, which package syscall does not define.
@@ -84,8 +87,12 @@ type seccompNotifResp struct {
 
 // pathCall says where a traced system call keeps its path: the argument
 // holding the pointer, and the one holding the directory descriptor it is
-// relative to (-1: the cwd).
-type pathCall struct{ path, dirfd int }
+// relative to (-1: the cwd); and whether it opens (an open directory is
+// one the test may list).
+type pathCall struct {
+	path, dirfd int
+	open        bool
+}
 
 // archCalls are the traced calls of the architectures the tracer knows;
 // elsewhere it reports that it cannot run.
@@ -97,11 +104,11 @@ type archCalls struct {
 
 var archs = map[string]archCalls{
 	"amd64": {audit: 0xc000003e, seccomp: 317, processVMReadv: 310, ppoll: 271, calls: map[uint32]pathCall{
-		2: {0, -1}, 4: {0, -1}, 6: {0, -1}, 21: {0, -1}, 89: {0, -1}, // open stat lstat access readlink
-		257: {1, 0}, 262: {1, 0}, 267: {1, 0}, 269: {1, 0}, 332: {1, 0}, 437: {1, 0}, 439: {1, 0}, // openat newfstatat readlinkat faccessat statx openat2 faccessat2
+		2: {0, -1, true}, 4: {0, -1, false}, 6: {0, -1, false}, 21: {0, -1, false}, 89: {0, -1, false}, // open stat lstat access readlink
+		257: {1, 0, true}, 262: {1, 0, false}, 267: {1, 0, false}, 269: {1, 0, false}, 332: {1, 0, false}, 437: {1, 0, true}, 439: {1, 0, false}, // openat newfstatat readlinkat faccessat statx openat2 faccessat2
 	}},
 	"arm64": {audit: 0xc00000b7, seccomp: 277, processVMReadv: 270, ppoll: 73, calls: map[uint32]pathCall{
-		56: {1, 0}, 79: {1, 0}, 78: {1, 0}, 48: {1, 0}, 291: {1, 0}, 437: {1, 0}, 439: {1, 0},
+		56: {1, 0, true}, 79: {1, 0, false}, 78: {1, 0, false}, 48: {1, 0, false}, 291: {1, 0, false}, 437: {1, 0, true}, 439: {1, 0, false}, // openat newfstatat readlinkat faccessat statx openat2 faccessat2
 	}},
 }
 
@@ -139,6 +146,7 @@ type tracer struct {
 	done     chan struct{}
 	read     map[string]int64 // path -> ctime (ns) when first looked up
 	missing  map[string]bool
+	listed   map[string]bool // directories opened
 }
 
 // startTraced starts the test with the filter installed. The filter goes
@@ -150,7 +158,7 @@ func startTraced(dir, path string, argv []string, attr *syscall.ProcAttr) (*trac
 	if !ok {
 		return nil, 0, filterError{errors.New("no tracer for " + runtime.GOARCH)}
 	}
-	t := &tracer{arch: a, dir: dir, read: map[string]int64{}, missing: map[string]bool{}, done: make(chan struct{})}
+	t := &tracer{arch: a, dir: dir, read: map[string]int64{}, missing: map[string]bool{}, listed: map[string]bool{}, done: make(chan struct{})}
 	if err := syscall.Pipe2(t.wake[:], syscall.O_CLOEXEC); err != nil {
 		return nil, 0, filterError{err}
 	}
@@ -258,13 +266,15 @@ func (t *tracer) note(n *seccompNotif) {
 		return
 	}
 	rel := p[len(t.dir)+1:]
-	if _, seen := t.read[rel]; seen || t.missing[rel] {
+	if _, seen := t.read[rel]; seen || t.missing[rel] || t.listed[rel] {
 		return
 	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(p, &st); err == nil {
 		if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 			t.read[rel] = st.Ctim.Sec*1e9 + st.Ctim.Nsec
+		} else if c.open {
+			t.listed[rel] = true
 		}
 	} else {
 		t.missing[rel] = true
@@ -315,6 +325,9 @@ func (t *tracer) stop(report func(string)) {
 	}
 	for p := range t.missing {
 		report(ReportMissing + " " + p)
+	}
+	for p := range t.listed {
+		report(ReportListed + " " + p)
 	}
 }
 
