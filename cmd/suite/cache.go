@@ -148,6 +148,8 @@ elements, tools. A sharded or repeated test is explained per action.`,
 					fmt.Fprintf(out, "%s: cache hit: its last run reused a cached pass\n", id)
 				case e.BaselineKey == "":
 					fmt.Fprintf(out, "%s: missed: it had no cached pass to reuse (it never passed with caching on; failures are never cached)\n", id)
+				case e.TracedChange != "" && e.BaselineKey == e.LastKey:
+					fmt.Fprintf(out, "%s: missed because, since its last cached pass:\n  %s\n", id, e.TracedChange)
 				case e.BaselineKey == e.LastKey:
 					fmt.Fprintf(out, "%s: missed although its key has a cached pass: run with --no-cache, the cached pass took longer than the timeout, or the entry was unreadable\n", id)
 				default:
@@ -160,6 +162,9 @@ elements, tools. A sharded or repeated test is explained per action.`,
 					fmt.Fprintf(out, "%s: missed because, since its last cached pass:\n", id)
 					for _, line := range action.Explain(old, cur) {
 						fmt.Fprintf(out, "  %s\n", line)
+					}
+					if e.TracedChange != "" {
+						fmt.Fprintf(out, "  %s\n", e.TracedChange)
 					}
 				}
 			}
