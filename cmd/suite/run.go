@@ -328,6 +328,10 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		Workspace: root, WorkspaceName: s.graph.Config.Name, OutputBase: outBase,
 		ScratchBase: scratch, Grace: f.grace,
 		Writable: policy.writable, Readable: policy.readable, Hide: policy.hide, Home: policy.home,
+		// Tracing every lookup costs about a tenth of a go test's time; a
+		// test that passes has nothing to name, so strict tests are traced
+		// once they have failed (docs/TRACING.md).
+		TraceLabels: history.LastFailed(),
 	}
 	if f.remoteExecutor != "" {
 		if rc == nil {

@@ -28,9 +28,11 @@ type SandboxExecutor struct {
 	// user's home, which strict tests do not see.
 	Writable, Readable, Hide []string
 	Home                     string
-	// NoTrace turns off the tracer for tests with declared inputs; it
-	// then names undeclared reads from failing tests' logs only.
-	NoTrace bool
+	// TraceLabels are the tests with declared inputs whose lookups are
+	// traced, to name undeclared reads exactly should they fail: those
+	// that failed in the previous run. Others are named from their logs.
+	// Tests with traced inputs are always traced.
+	TraceLabels map[string]bool
 }
 
 // Execute runs one attempt. Earlier attempts' logs are kept beside the
@@ -84,7 +86,7 @@ func (e *SandboxExecutor) Execute(ctx context.Context, a *action.Action, attempt
 		Home:          e.Home,
 		Relaxed:       a.Sandbox == "relaxed",
 		TracedInputs:  a.TracedInputs,
-		Trace:         a.TracedInputs || !e.NoTrace,
+		Trace:         a.TracedInputs || e.TraceLabels[a.Label.String()],
 	})
 	if err != nil {
 		// The sandbox itself failed (e.g. an input vanished): the test did

@@ -246,16 +246,22 @@ var pathToken = regexp.MustCompile(`[^\s'"():,\[\]]+`)
 
 // undeclaredFromLog is the fallback where lookups cannot be traced: the
 // workspace paths a failed test's log says were not found, that exist in
-// the workspace and were not declared. Relative paths are taken from the
-// package directory, as most tests open them.
+// the workspace and were not declared. A relative path is taken from the
+// package directory and from each directory holding a declared input: a
+// test's cwd is one of them (go test runs a test in its Go package's
+// folder, which may lie below the SUITES.star).
 func undeclaredFromLog(root, pkg, logPath string, inputs []string) []string {
 	data, err := os.ReadFile(logPath)
 	if err != nil {
 		return nil
 	}
 	declared := make(map[string]bool, len(inputs))
+	bases := []string{filepath.Join(root, pkg)}
 	for _, in := range inputs {
 		declared[in] = true
+		if d := filepath.Join(root, filepath.Dir(filepath.FromSlash(in))); !slices.Contains(bases, d) {
+			bases = append(bases, d)
+		}
 	}
 	seen := map[string]bool{}
 	var out []string
@@ -267,27 +273,33 @@ func undeclaredFromLog(root, pkg, logPath string, inputs []string) []string {
 			if !strings.Contains(tok, "/") && !strings.Contains(tok, ".") {
 				continue
 			}
-			abs := tok
+			candidates := []string{tok}
 			if !filepath.IsAbs(tok) {
-				abs = filepath.Join(root, pkg, tok)
+				candidates = candidates[:0]
+				for _, b := range bases {
+					candidates = append(candidates, filepath.Join(b, tok))
+				}
 			}
-			rel, err := filepath.Rel(root, filepath.Clean(abs))
-			if err != nil || !filepath.IsLocal(rel) {
-				continue
+			for _, abs := range candidates {
+				rel, err := filepath.Rel(root, filepath.Clean(abs))
+				if err != nil || !filepath.IsLocal(rel) {
+					continue
+				}
+				rel = filepath.ToSlash(rel)
+				if declared[rel] || seen[rel] || suiteOwn(rel) {
+					continue
+				}
+				fi, err := os.Stat(filepath.Join(root, rel))
+				if err != nil {
+					continue
+				}
+				seen[rel] = true
+				if fi.IsDir() {
+					rel += "/"
+				}
+				out = append(out, rel)
+				break
 			}
-			rel = filepath.ToSlash(rel)
-			if declared[rel] || seen[rel] || suiteOwn(rel) {
-				continue
-			}
-			fi, err := os.Stat(filepath.Join(root, rel))
-			if err != nil {
-				continue
-			}
-			seen[rel] = true
-			if fi.IsDir() {
-				rel += "/"
-			}
-			out = append(out, rel)
 		}
 	}
 	return out

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -103,11 +104,11 @@ type archCalls struct {
 }
 
 var archs = map[string]archCalls{
-	"amd64": {audit: 0xc000003e, seccomp: 317, processVMReadv: 310, ppoll: 271, calls: map[uint32]pathCall{
+	"amd64": {audit: 0xc000003e, seccomp: 317, processVMReadv: 310, calls: map[uint32]pathCall{
 		2: {0, -1, true}, 4: {0, -1, false}, 6: {0, -1, false}, 21: {0, -1, false}, 89: {0, -1, false}, // open stat lstat access readlink
 		257: {1, 0, true}, 262: {1, 0, false}, 267: {1, 0, false}, 269: {1, 0, false}, 332: {1, 0, false}, 437: {1, 0, true}, 439: {1, 0, false}, // openat newfstatat readlinkat faccessat statx openat2 faccessat2
 	}},
-	"arm64": {audit: 0xc00000b7, seccomp: 277, processVMReadv: 270, ppoll: 73, calls: map[uint32]pathCall{
+	"arm64": {audit: 0xc00000b7, seccomp: 277, processVMReadv: 270, calls: map[uint32]pathCall{
 		56: {1, 0, true}, 79: {1, 0, false}, 78: {1, 0, false}, 48: {1, 0, false}, 291: {1, 0, false}, 437: {1, 0, true}, 439: {1, 0, false}, // openat newfstatat readlinkat faccessat statx openat2 faccessat2
 	}},
 }
@@ -142,8 +143,7 @@ type tracer struct {
 	arch     archCalls
 	dir      string
 	listener int
-	wake     [2]int // written to once the test is gone
-	done     chan struct{}
+	mu       sync.Mutex       // over the maps: serve writes them, stop reads them
 	read     map[string]int64 // path -> ctime (ns) when first looked up
 	missing  map[string]bool
 	listed   map[string]bool // directories opened
@@ -158,10 +158,7 @@ func startTraced(dir, path string, argv []string, attr *syscall.ProcAttr) (*trac
 	if !ok {
 		return nil, 0, filterError{errors.New("no tracer for " + runtime.GOARCH)}
 	}
-	t := &tracer{arch: a, dir: dir, read: map[string]int64{}, missing: map[string]bool{}, listed: map[string]bool{}, done: make(chan struct{})}
-	if err := syscall.Pipe2(t.wake[:], syscall.O_CLOEXEC); err != nil {
-		return nil, 0, filterError{err}
-	}
+	t := &tracer{arch: a, dir: dir, read: map[string]int64{}, missing: map[string]bool{}, listed: map[string]bool{}}
 	type started struct {
 		listener, pid int
 		err           error
@@ -187,8 +184,6 @@ func startTraced(dir, path string, argv []string, attr *syscall.ProcAttr) (*trac
 		if r.listener > 0 {
 			syscall.Close(r.listener)
 		}
-		syscall.Close(t.wake[0])
-		syscall.Close(t.wake[1])
 		return nil, 0, r.err
 	}
 	t.listener = r.listener
@@ -200,34 +195,24 @@ func startTraced(dir, path string, argv []string, attr *syscall.ProcAttr) (*trac
 // test: the test can still run, untraced.
 type filterError struct{ error }
 
-// serve answers notifications until stop.
+// serve answers notifications for as long as the init lives: it blocks
+// in the kernel waiting for the next one, and the init's exit ends it.
+// One stop costs two context switches, the read of the path, and for a
+// relative path a readlink; the rest of the work is only for paths under
+// the traced directory.
 func (t *tracer) serve() {
-	defer close(t.done)
-	type pollFd struct {
-		fd            int32
-		events, revts int16
-	}
-	const pollIn = 0x1
+	runtime.LockOSThread()
 	for {
-		fds := [2]pollFd{{fd: int32(t.listener), events: pollIn}, {fd: int32(t.wake[0]), events: pollIn}}
-		_, _, e := syscall.Syscall6(t.arch.ppoll, uintptr(unsafe.Pointer(&fds[0])), 2, 0, 0, 0, 0)
-		if e == syscall.EINTR {
-			continue
-		}
-		if e != 0 || fds[1].revts != 0 {
-			return
-		}
-		if fds[0].revts&pollIn == 0 {
-			if fds[0].revts != 0 {
-				return // the listener hung up: no process holds the filter
-			}
-			continue
-		}
 		var n seccompNotif
 		if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, uintptr(t.listener), seccompIoctlNotifRecv, uintptr(unsafe.Pointer(&n))); e != 0 {
-			continue // the caller died, or was interrupted, before we got it
+			if e == syscall.EINTR || e == syscall.ENOENT {
+				continue // interrupted, or the caller died before we got it
+			}
+			return
 		}
+		t.mu.Lock()
 		t.note(&n)
+		t.mu.Unlock()
 		resp := seccompNotifResp{id: n.id, flags: seccompUserNotifContinue}
 		syscall.Syscall(syscall.SYS_IOCTL, uintptr(t.listener), seccompIoctlNotifSend, uintptr(unsafe.Pointer(&resp)))
 	}
@@ -241,12 +226,6 @@ func (t *tracer) note(n *seccompNotif) {
 		return
 	}
 	p := t.readString(int(n.pid), n.args[c.path])
-	// The pid may have died and been reused while we read: only a
-	// notification that is still pending vouches for what we read.
-	id := n.id
-	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, uintptr(t.listener), seccompIoctlNotifIDValid, uintptr(unsafe.Pointer(&id))); e != 0 {
-		return
-	}
 	if p == "" {
 		return // fstatat(fd, "", AT_EMPTY_PATH): no lookup
 	}
@@ -266,6 +245,12 @@ func (t *tracer) note(n *seccompNotif) {
 		return
 	}
 	rel := p[len(t.dir)+1:]
+	// The pid may have died and been reused while we read: only a
+	// notification that is still pending vouches for what we read.
+	id := n.id
+	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, uintptr(t.listener), seccompIoctlNotifIDValid, uintptr(unsafe.Pointer(&id))); e != 0 {
+		return
+	}
 	if _, seen := t.read[rel]; seen || t.missing[rel] || t.listed[rel] {
 		return
 	}
@@ -314,11 +299,10 @@ func (t *tracer) readString(pid int, addr uint64) string {
 // stop ends the tracer once every process of the test is gone, and
 // reports what it saw.
 func (t *tracer) stop(report func(string)) {
-	syscall.Write(t.wake[1], []byte{1})
-	<-t.done
-	syscall.Close(t.listener)
-	syscall.Close(t.wake[0])
-	syscall.Close(t.wake[1])
+	// No process holds the filter any more, so no notification comes;
+	// one being noted finishes first.
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	report(ReportTraced)
 	for p, ctime := range t.read {
 		report(ReportRead + " " + strconv.FormatInt(ctime, 10) + " " + p)
