@@ -2,8 +2,8 @@
 
 // Package pid1 is the sandbox's init: the suite binary re-executed as pid 1
 // of a test's new pid namespace (see ../README.md). It lives apart from the
-// sandbox and imports only the standard library's os, os/signal, strconv and
-// syscall because Go runs every package's init functions in dependency
+// sandbox and imports only the standard library's os, os/signal, strconv,
+// syscall and what those already need (errors, runtime, sync) because Go runs every package's init functions in dependency
 // order, with ties broken by import path: such a package gets its turn
 // after a few dozen others, before the protobuf, gRPC and Starlark packages
 // of the rest of the binary. Even golang.org/x/sys/unix is initialized only
