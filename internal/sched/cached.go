@@ -459,10 +459,13 @@ func (ix *KeyIndex) sawTracedChange(id, change string) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	e := ix.entries[id]
-	if e == nil || e.TracedChange == change {
+	if e == nil || (e.TracedChange == change && (change == "" || !e.LastHit)) {
 		return
 	}
 	e.TracedChange = change
+	if change != "" {
+		e.LastHit = false // the same key as the last run, which may have been a hit
+	}
 	ix.dirty = true
 }
 

@@ -313,7 +313,11 @@ func undeclaredMessage(label string, paths []string) string {
 		shown = paths[:maxNamed]
 		more = " and " + strconv.Itoa(len(paths)-maxNamed) + " more"
 	}
-	return fmt.Sprintf("%s read undeclared %s%s (add it to srcs, or use traced inputs)", label, strings.Join(shown, ", "), more)
+	it := "it"
+	if len(paths) > 1 {
+		it = "them"
+	}
+	return fmt.Sprintf("%s read undeclared %s%s (add %s to srcs, or use traced inputs)", label, strings.Join(shown, ", "), more, it)
 }
 
 // tracedOutcome copies what the sandbox traced into the outcome.
