@@ -158,10 +158,10 @@ type Result struct {
 	Traced  bool
 	Reads   []TracedFile
 	Missing []string
-	Listed  []string // directories the test opened, so may have listed
+	Listed  []TracedFile // directories the test opened, so may have listed
 }
 
-// TracedFile is a workspace file a test looked up.
+// TracedFile is a workspace file (or directory) a test looked up.
 type TracedFile struct {
 	Path    string // workspace-relative
 	Changed int64  // its ctime, in nanoseconds, when the test first looked it up

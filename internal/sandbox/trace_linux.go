@@ -31,7 +31,7 @@ type traceReport struct {
 	traced  bool
 	reads   []TracedFile
 	missing []string
-	listed  []string
+	listed  []TracedFile
 }
 
 // add takes a report line if it is the tracer's.
@@ -39,17 +39,19 @@ func (r *traceReport) add(verb, arg string) bool {
 	switch verb {
 	case pid1.ReportTraced:
 		r.traced = true
-	case pid1.ReportRead:
+	case pid1.ReportRead, pid1.ReportListed:
 		ctime, path, _ := strings.Cut(arg, " ")
 		n, err := strconv.ParseInt(ctime, 10, 64)
 		if err != nil {
 			return false
 		}
-		r.reads = append(r.reads, TracedFile{Path: path, Changed: n})
+		if verb == pid1.ReportRead {
+			r.reads = append(r.reads, TracedFile{Path: path, Changed: n})
+		} else {
+			r.listed = append(r.listed, TracedFile{Path: path, Changed: n})
+		}
 	case pid1.ReportMissing:
 		r.missing = append(r.missing, arg)
-	case pid1.ReportListed:
-		r.listed = append(r.listed, arg)
 	default:
 		return false
 	}
@@ -60,8 +62,9 @@ func (r *traceReport) fill(res *Result) {
 	if !r.traced {
 		return
 	}
-	slices.SortFunc(r.reads, func(a, b TracedFile) int { return strings.Compare(a.Path, b.Path) })
+	byPath := func(a, b TracedFile) int { return strings.Compare(a.Path, b.Path) }
+	slices.SortFunc(r.reads, byPath)
+	slices.SortFunc(r.listed, byPath)
 	slices.Sort(r.missing)
-	slices.Sort(r.listed)
 	res.Traced, res.Reads, res.Missing, res.Listed = true, r.reads, r.missing, r.listed
 }

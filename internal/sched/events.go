@@ -54,7 +54,7 @@ type Outcome struct {
 	Traced        bool
 	TracedReads   []sandbox.TracedFile
 	TracedMissing []string
-	TracedListed  []string
+	TracedListed  []sandbox.TracedFile
 	// Undeclared are workspace paths a failed test looked up that were
 	// not among its declared inputs (a trailing "/" marks a directory).
 	Undeclared []string

@@ -89,15 +89,19 @@ func tracedManifest(digests *workspace.DigestCache, root string, a *action.Actio
 		}
 		entries = append(entries, manifestEntry{"absent", "", p})
 	}
-	for _, p := range o.TracedListed {
-		if suiteOwn(p) {
+	for _, l := range o.TracedListed {
+		if suiteOwn(l.Path) {
 			continue
 		}
-		d, err := listing(filepath.Join(root, filepath.FromSlash(p)))
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
+		abs := filepath.Join(root, filepath.FromSlash(l.Path))
+		if changed(abs) != l.Changed {
+			return nil, fmt.Errorf("folder %s gained or lost files while the test ran", l.Path)
 		}
-		entries = append(entries, manifestEntry{"dir", d, p})
+		d, err := listing(abs)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", l.Path, err)
+		}
+		entries = append(entries, manifestEntry{"dir", d, l.Path})
 	}
 	var b bytes.Buffer
 	b.WriteString(manifestHeader)

@@ -84,7 +84,7 @@ func TestManifestNamesTheFirstChange(t *testing.T) {
 			{Path: ".suite/testlogs/x/test.log", Changed: 1},
 		},
 		TracedMissing: []string{"web/package.json"},
-		TracedListed:  []string{"data"},
+		TracedListed:  []sandbox.TracedFile{{Path: "data", Changed: ctime("data")}},
 	}
 	m, err := tracedManifest(digests, root, a, o)
 	if err != nil {

@@ -39,8 +39,8 @@ const OpTrace = "trace"
 // for a path relative to the traced directory that existed in the test's
 // view when it was first looked up, with its ctime then in nanoseconds
 // (so the caller can tell a file that changed while the test ran), and
-// "missing PATH" for one that did not, "listed PATH" for a directory it
-// opened (and so may have listed). The workspace root itself is not
+// "missing PATH" for one that did not, "listed CTIME PATH" for a directory
+// it opened (and so may have listed). The workspace root itself is not
 // reported.
 // ReportTraced comes first and says the tracer ran.
 const (
@@ -146,7 +146,7 @@ type tracer struct {
 	mu       sync.Mutex       // over the maps: serve writes them, stop reads them
 	read     map[string]int64 // path -> ctime (ns) when first looked up
 	missing  map[string]bool
-	listed   map[string]bool // directories opened
+	listed   map[string]int64 // directories opened -> ctime (ns)
 }
 
 // startTraced starts the test with the filter installed. The filter goes
@@ -158,7 +158,7 @@ func startTraced(dir, path string, argv []string, attr *syscall.ProcAttr) (*trac
 	if !ok {
 		return nil, 0, filterError{errors.New("no tracer for " + runtime.GOARCH)}
 	}
-	t := &tracer{arch: a, dir: dir, read: map[string]int64{}, missing: map[string]bool{}, listed: map[string]bool{}}
+	t := &tracer{arch: a, dir: dir, read: map[string]int64{}, missing: map[string]bool{}, listed: map[string]int64{}}
 	type started struct {
 		listener, pid int
 		err           error
@@ -251,7 +251,10 @@ func (t *tracer) note(n *seccompNotif) {
 	if _, _, e := syscall.Syscall(syscall.SYS_IOCTL, uintptr(t.listener), seccompIoctlNotifIDValid, uintptr(unsafe.Pointer(&id))); e != 0 {
 		return
 	}
-	if _, seen := t.read[rel]; seen || t.missing[rel] || t.listed[rel] {
+	if _, seen := t.read[rel]; seen || t.missing[rel] {
+		return
+	}
+	if _, seen := t.listed[rel]; seen {
 		return
 	}
 	var st syscall.Stat_t
@@ -259,7 +262,7 @@ func (t *tracer) note(n *seccompNotif) {
 		if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
 			t.read[rel] = st.Ctim.Sec*1e9 + st.Ctim.Nsec
 		} else if c.open {
-			t.listed[rel] = true
+			t.listed[rel] = st.Ctim.Sec*1e9 + st.Ctim.Nsec
 		}
 	} else {
 		t.missing[rel] = true
@@ -310,8 +313,8 @@ func (t *tracer) stop(report func(string)) {
 	for p := range t.missing {
 		report(ReportMissing + " " + p)
 	}
-	for p := range t.listed {
-		report(ReportListed + " " + p)
+	for p, ctime := range t.listed {
+		report(ReportListed + " " + strconv.FormatInt(ctime, 10) + " " + p)
 	}
 }
 
