@@ -142,7 +142,7 @@ func execute(ctx context.Context, s *Spec, lay layout, env []string, log *tailLo
 	}
 	res.Warnings = append(res.Warnings, w.warnings...)
 	if t, ok := tree.(*nsTree); ok {
-		t.trace.fill(&res)
+		t.trace.fill(&res, s)
 	}
 	if s.Trace && !res.Traced {
 		res.Warnings = append(res.Warnings, traceUnavailable)

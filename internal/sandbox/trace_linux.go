@@ -58,9 +58,20 @@ func (r *traceReport) add(verb, arg string) bool {
 	return true
 }
 
-func (r *traceReport) fill(res *Result) {
+// fill puts the trace into res, without the action's own scratch folder
+// (TEST_TMPDIR and the outputs), which lies under the workspace when the
+// caller chose so: files a test makes there are not what it read.
+func (r *traceReport) fill(res *Result, s *Spec) {
 	if !r.traced {
 		return
+	}
+	if rel, err := filepath.Rel(traceRoot(s.Workspace), traceRoot(s.ScratchDir)); err == nil && filepath.IsLocal(rel) {
+		rel = filepath.ToSlash(rel)
+		own := func(p string) bool { return p == rel || strings.HasPrefix(p, rel+"/") }
+		ownFile := func(f TracedFile) bool { return own(f.Path) }
+		r.reads = slices.DeleteFunc(r.reads, ownFile)
+		r.listed = slices.DeleteFunc(r.listed, ownFile)
+		r.missing = slices.DeleteFunc(r.missing, own)
 	}
 	byPath := func(a, b TracedFile) int { return strings.Compare(a.Path, b.Path) }
 	slices.SortFunc(r.reads, byPath)

@@ -5,6 +5,7 @@ package sandbox
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -98,4 +99,26 @@ func paths(files []TracedFile) []string {
 		out = append(out, f.Path)
 	}
 	return out
+}
+
+// A scratch folder inside the workspace (a sandbox base the user chose
+// there) is the test's own: what it makes in TEST_TMPDIR is not a read.
+func TestTraceLeavesOutTheScratchFolder(t *testing.T) {
+	ws := workspace(t, map[string]string{"pkg/a.txt": "A", "testdata/x.txt": "x"})
+	s := newSpec(t, ws, "sh", "-c", `echo t > "$TEST_TMPDIR/made.txt" && cat "$TEST_TMPDIR/made.txt" ../testdata/x.txt`)
+	s.ScratchDir = filepath.Join(ws, ".sandbox", "action-1")
+	s.Inputs = []string{"pkg/a.txt"}
+	s.TracedInputs, s.Trace = true, true
+	res, log := mustRun(t, context.Background(), s, options{})
+	if res.Status != Passed {
+		t.Fatalf("status %v; log:\n%s", res.Status, log)
+	}
+	for _, p := range append(paths(res.Reads), res.Missing...) {
+		if strings.HasPrefix(p, ".sandbox") {
+			t.Errorf("reported %s, in the action's own scratch folder", p)
+		}
+	}
+	if !slices.Contains(paths(res.Reads), "testdata/x.txt") {
+		t.Errorf("reads %v lack testdata/x.txt", res.Reads)
+	}
 }
