@@ -30,8 +30,9 @@ type SandboxExecutor struct {
 	Home                     string
 	// TraceLabels are the tests with declared inputs whose lookups are
 	// traced, to name undeclared reads exactly should they fail: those
-	// that failed in the previous run. Others are named from their logs.
-	// Tests with traced inputs are always traced.
+	// that failed in the previous run. A retry after a failed attempt is
+	// traced too. Others are named from their logs. Tests with traced
+	// inputs are always traced.
 	TraceLabels map[string]bool
 }
 
@@ -86,7 +87,7 @@ func (e *SandboxExecutor) Execute(ctx context.Context, a *action.Action, attempt
 		Home:          e.Home,
 		Relaxed:       a.Sandbox == "relaxed",
 		TracedInputs:  a.TracedInputs,
-		Trace:         a.TracedInputs || e.TraceLabels[a.Label.String()],
+		Trace:         a.TracedInputs || attempt > 1 || e.TraceLabels[a.Label.String()],
 	})
 	if err != nil {
 		// The sandbox itself failed (e.g. an input vanished): the test did
