@@ -124,8 +124,9 @@ func (a archCalls) filter() []syscall.SockFilter {
 	n := len(nrs)
 	prog := []syscall.SockFilter{
 		{Code: bpfLdWAbs, K: seccompArc},
-		// Not this architecture: jump to the final allow.
-		{Code: bpfJeqK, K: a.audit, Jt: 0, Jf: uint8(n + 2)},
+		// Not this architecture: jump over the load and the n comparisons
+		// to the allow.
+		{Code: bpfJeqK, K: a.audit, Jt: 0, Jf: uint8(n + 1)},
 		{Code: bpfLdWAbs, K: seccompDataNr},
 	}
 	for i, nr := range nrs {
