@@ -202,7 +202,9 @@ func changed(abs string) int64 {
 
 // suiteOwn tells whether a workspace path is suite's own output folder,
 // which no result depends on.
-func suiteOwn(p string) bool { return p == ".suite" || strings.HasPrefix(p, ".suite/") }
+func suiteOwn(p string) bool {
+	return p == workspace.OutputDir || strings.HasPrefix(p, workspace.OutputDir+"/")
+}
 
 // manifestOf returns the manifest's digest among a result's outputs.
 func manifestOf(r *repb.ActionResult) *repb.Digest {
