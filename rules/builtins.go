@@ -103,7 +103,7 @@ func workspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	ws.declared = true
 	a, err := attrs(b.Name(), args, kwargs, "name?", "default_timeout?", "jobs?", "env_passthrough?",
 		"cache_dir?", "remote_cache?", "remote_upload?", "network?", "ignore?", "remote_exec_properties?",
-		"sandbox_writable?", "sandbox_readable?", "sandbox_hide?", "environment_fingerprint?")
+		"sandbox_writable?", "sandbox_readable?", "sandbox_hide?", "environment_fingerprint?", "inputs?")
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +180,11 @@ func workspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	}
 	if v, ok := a["environment_fingerprint"]; ok {
 		if c.EnvironmentFingerprint, err = wantOneOf(fn, "environment_fingerprint", v, "installed", "files"); err != nil {
+			return nil, err
+		}
+	}
+	if v, ok := a["inputs"]; ok {
+		if c.InputMode, err = wantOneOf(fn, "inputs", v, InputsDeclared, InputsTraced); err != nil {
 			return nil, err
 		}
 	}
@@ -325,7 +330,7 @@ func (p *pkgState) resolveDeps(fn string, deps []string) ([]label.Label, error) 
 }
 
 var testAttrs = []string{"name", "cmd", "srcs?", "deps?", "env?", "marks?", "timeout?", "size?",
-	"attempts?", "shards?", "tools?", "exclusive?", "cpus?", "network?", "sandbox?", "cache?", "skip_exit_codes?", "case_marks?",
+	"attempts?", "shards?", "tools?", "exclusive?", "cpus?", "network?", "sandbox?", "inputs?", "cache?", "skip_exit_codes?", "case_marks?",
 	"environments?"}
 
 func testFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
@@ -426,6 +431,9 @@ func testFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, k
 		return nil, err
 	}
 	if t.Sandbox, err = wantOneOf(fn, "sandbox", a["sandbox"], "strict", "relaxed"); err != nil {
+		return nil, err
+	}
+	if t.InputMode, err = wantOneOf(fn, "inputs", a["inputs"], InputsDeclared, InputsTraced); err != nil {
 		return nil, err
 	}
 	if t.Cache, err = wantBool(fn, "cache", a["cache"], true); err != nil {

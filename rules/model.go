@@ -43,24 +43,36 @@ type Config struct {
 	// installed files) or "files" (also the content of every installed
 	// file, which sees a file edited in place).
 	EnvironmentFingerprint string
+	// InputMode is the default of test(inputs = ...): InputsDeclared or
+	// InputsTraced.
+	InputMode string
 }
 
 // DefaultSandboxHide lists the credentials a relaxed test must still not
 // read.
 var DefaultSandboxHide = []string{"~/.ssh", "~/.aws", "~/.config/gcloud", "~/.docker", "~/.npmrc", "~/.netrc"}
 
+// Input modes of a test (DESIGN §2): with InputsDeclared the test sees
+// only its declared inputs, and a lookup of an undeclared workspace file
+// fails and is named; with InputsTraced it sees the whole workspace
+// read-only, and the files it looked up join its cached result.
+const (
+	InputsDeclared = "declared"
+	InputsTraced   = "traced"
+)
+
 // DefaultConfig is the configuration of an empty WORKSPACE.
 func DefaultConfig() Config {
 	return Config{
-		Name:           "_main", // Bazel's name for the main repository under Bzlmod
-		DefaultTimeout: 300 * time.Second,
-		Jobs:           JobsAuto,
-		EnvPassthrough: []string{"PATH"},
-		Network:        "isolated",
-		Ignore:         slices.Clone(workspace.DefaultIgnore),
-		SandboxHide:    DefaultSandboxHide,
-
+		Name:                   "_main", // Bazel's name for the main repository under Bzlmod
+		DefaultTimeout:         300 * time.Second,
+		Jobs:                   JobsAuto,
+		EnvPassthrough:         []string{"PATH"},
+		Network:                "isolated",
+		Ignore:                 slices.Clone(workspace.DefaultIgnore),
+		SandboxHide:            DefaultSandboxHide,
 		EnvironmentFingerprint: "installed",
+		InputMode:              InputsDeclared,
 	}
 }
 
@@ -94,7 +106,9 @@ type Test struct {
 	// Sandbox is "strict" (also when "") or "relaxed": the real workspace
 	// and home visible read-only, except WORKSPACE's sandbox_hide.
 	Sandbox string
-	Cache   bool
+	// InputMode is InputsDeclared or InputsTraced; "": the workspace's.
+	InputMode string
+	Cache     bool
 	// SkipExitCodes are exit codes that mean "nothing to run" (pytest's 5:
 	// no test collected): the test is reported skipped, not failed.
 	SkipExitCodes []int

@@ -15,6 +15,8 @@ need=()
 /usr/bin/python3 -c 'import setuptools' >/dev/null 2>&1 || need+=(python3-setuptools)
 command -v node >/dev/null 2>&1 || need+=(nodejs)
 command -v npm >/dev/null 2>&1 || need+=(npm)
+# setpriv runs the sandbox's and the tracer's tests as an unprivileged user.
+command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v bazel >/dev/null 2>&1 || need+=(bazel-bootstrap)
 # Bazel's runfiles library for Go, which run_runfiles.txtar uses from the

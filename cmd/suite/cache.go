@@ -148,6 +148,9 @@ elements, tools. A sharded or repeated test is explained per action.`,
 					fmt.Fprintf(out, "%s: has not run in this workspace yet\n", id)
 				case e.LastHit:
 					fmt.Fprintf(out, "%s: cache hit: its last run reused a cached pass\n", id)
+				case e.TracedChange != "" && (e.BaselineKey == e.LastKey || e.PassKey == e.LastKey):
+					// Same key, but something the test looked up changed.
+					fmt.Fprintf(out, "%s: missed because, since its last cached pass:\n  %s\n", id, e.TracedChange)
 				case e.BaselineKey == "":
 					fmt.Fprintf(out, "%s: missed: it had no cached pass to reuse (it never passed with caching on; failures are never cached)\n", id)
 				case e.BaselineKey == e.LastKey:
@@ -162,6 +165,9 @@ elements, tools. A sharded or repeated test is explained per action.`,
 					fmt.Fprintf(out, "%s: missed because, since its last cached pass:\n", id)
 					for _, line := range action.Explain(old, cur) {
 						fmt.Fprintf(out, "  %s\n", line)
+					}
+					if e.TracedChange != "" {
+						fmt.Fprintf(out, "  %s\n", e.TracedChange)
 					}
 				}
 			}

@@ -74,6 +74,7 @@ With neither, the current package and everything below it are listed.`,
 						ExpectedS: status[t].expected.Seconds(),
 						Cached:    status[t].cached,
 						Sandbox:   views[t],
+						Inputs:    inputMode(s.graph, t),
 					}); err != nil {
 						return err
 					}
@@ -118,6 +119,17 @@ type listEntry struct {
 	Cached    bool     `json:"cached"`     // suite run would reuse a cached pass
 	// Sandbox is what the test can touch beyond its exec root.
 	Sandbox sandboxView `json:"sandbox"`
+	// Inputs is "declared" or "traced" (docs/TRACING.md).
+	Inputs string `json:"inputs"`
+}
+
+// inputMode is how a test's inputs are seen: its own mode, else the
+// workspace's.
+func inputMode(g *rules.Graph, t *rules.Test) string {
+	if t.InputMode != "" {
+		return t.InputMode
+	}
+	return g.Config.InputMode
 }
 
 type testStatus struct {

@@ -328,6 +328,10 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		Workspace: root, WorkspaceName: s.graph.Config.Name, OutputBase: outBase,
 		ScratchBase: scratch, Grace: f.grace,
 		Writable: policy.writable, Readable: policy.readable, Hide: policy.hide, Home: policy.home,
+		// Tracing every lookup costs about a tenth of a go test's time; a
+		// test that passes has nothing to name, so strict tests are traced
+		// once they have failed (docs/TRACING.md).
+		TraceLabels: history.LastFailed(),
 	}
 	if f.remoteExecutor != "" {
 		if rc == nil {
@@ -338,7 +342,7 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 			return invalid("--remote-executor: %v", err)
 		}
 		defer rex.Close()
-		ex = rex.WithLocalFallback(ex)
+		ex = tracedLocally{remote: rex.WithLocalFallback(ex), local: ex}
 	}
 	end := sched.Run(ctx, actions, ex, sched.Options{
 		Jobs: jobs, Seed: seed, Order: order, FailFast: f.failFast, Suite: suiteName,
@@ -442,4 +446,16 @@ func sandboxBase(flag string) string {
 		return "/dev/shm"
 	}
 	return os.TempDir()
+}
+
+// tracedLocally runs the tests with traced inputs on this machine and the
+// rest on the remote executor: a remote worker holds only the declared
+// inputs, and cannot say what a test read (docs/TRACING.md).
+type tracedLocally struct{ remote, local sched.Executor }
+
+func (e tracedLocally) Execute(ctx context.Context, a *action.Action, attempt, slot int, seed int64) sched.Outcome {
+	if a.TracedInputs {
+		return e.local.Execute(ctx, a, attempt, slot, seed)
+	}
+	return e.remote.Execute(ctx, a, attempt, slot, seed)
 }

@@ -30,6 +30,9 @@ type Action struct {
 	Network string            // "isolated" or "host"
 	// Sandbox is "strict" or "relaxed" (rules.Test.Sandbox).
 	Sandbox string
+	// TracedInputs: the test sees the workspace read-only, and what it
+	// looks up joins its cached result (rules.InputsTraced).
+	TracedInputs bool
 	// WritablePaths and ReadablePaths are host folders the test reaches
 	// at their own paths although the sandbox hides what is around them:
 	// caches and toolchains of the tools it uses. They name where a cache
@@ -131,19 +134,24 @@ func Build(g *rules.Graph, tests []*rules.Test, o Options) []*Action {
 		// Installed environments (a .venv, node_modules) are keyed by what
 		// is installed, and visible where the test expects them.
 		readable = append(readable, environmentPaths(g.Root, t, env["PATH"])...)
+		inputMode := t.InputMode
+		if inputMode == "" {
+			inputMode = g.Config.InputMode
+		}
 		for shard := 0; shard < t.Shards; shard++ {
 			for run := 1; run <= runs; run++ {
 				out = append(out, &Action{
 					Test: t, Label: t.Label,
 					Shard: shard, Shards: t.Shards,
 					Run: run, Runs: runs,
-					Argv:    expandArgv(t.Cmd, o.MarkExpr),
-					Env:     env,
-					Inputs:  t.Inputs,
-					Timeout: g.EffectiveTimeout(t, o.Timeout, o.Suite),
-					Network: network,
-					Sandbox: sandboxMode,
-					CPUs:    t.CPUs,
+					Argv:         expandArgv(t.Cmd, o.MarkExpr),
+					Env:          env,
+					Inputs:       t.Inputs,
+					Timeout:      g.EffectiveTimeout(t, o.Timeout, o.Suite),
+					Network:      network,
+					Sandbox:      sandboxMode,
+					TracedInputs: inputMode == rules.InputsTraced,
+					CPUs:         t.CPUs,
 
 					WritablePaths: writable,
 					ReadablePaths: readable,

@@ -454,7 +454,14 @@ func salt(a *Action) string {
 	for _, c := range a.Test.SkipExitCodes {
 		codes = append(codes, strconv.Itoa(c))
 	}
-	return fmt.Sprintf("%s;%s;network=%s;sandbox=%s;skip=%s", KeyVersion, hostPlatform, a.Network, a.Sandbox, strings.Join(codes, ","))
+	s := fmt.Sprintf("%s;%s;network=%s;sandbox=%s;skip=%s", KeyVersion, hostPlatform, a.Network, a.Sandbox, strings.Join(codes, ","))
+	if a.TracedInputs {
+		// A traced result is valid only with its manifest of traced
+		// files; a declared-inputs run must never take it, nor the
+		// reverse.
+		s += ";inputs=traced"
+	}
+	return s
 }
 
 func (k *Keyer) tool(pathVar, name string) toolInfo {

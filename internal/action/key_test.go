@@ -129,6 +129,7 @@ func TestEveryTestFieldIsClassified(t *testing.T) {
 		"CPUs":          {false, "scheduling only", func(t *rules.Test) { t.CPUs = 4 }},
 		"Network":       {true, "salt: isolated and host networks can give different results", func(t *rules.Test) { t.Network = "host" }},
 		"Sandbox":       {true, "salt: a relaxed test sees more than its inputs", func(t *rules.Test) { t.Sandbox = "relaxed" }},
+		"InputMode":     {true, "salt: a traced result holds only with its traced files", func(t *rules.Test) { t.InputMode = "traced" }},
 		"Cache":         {true, "do_not_cache", func(t *rules.Test) { t.Cache = false }},
 		"SkipExitCodes": {true, "salt: decides whether an exit code is a skip", func(t *rules.Test) { t.SkipExitCodes = []int{5} }},
 		"CaseMarks":     {false, "selection only", func(t *rules.Test) { t.CaseMarks = [][]string{{"smoke"}} }},

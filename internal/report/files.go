@@ -72,6 +72,9 @@ type jsonTestResult struct {
 	Signal    string     `json:"signal"`
 	Log       string     `json:"log"`
 	Cases     []jsonCase `json:"cases"`
+	// UndeclaredReads are workspace files a failed test looked up that
+	// it had not declared; omitted when there are none.
+	UndeclaredReads []string `json:"undeclared_reads,omitempty"`
 }
 
 type jsonWarning struct {
@@ -121,7 +124,7 @@ func (j *JSONLines) Handle(e sched.Event) {
 		}
 		a := e.Action
 		v = jsonTestResult{"test_result", a.Label.String(), a.Shard, a.Shards, a.Run, o.Status.String(), o.Cached,
-			o.Duration.Seconds(), e.Attempts, e.Slot, o.ExitCode, o.Signal, o.LogPath, cs}
+			o.Duration.Seconds(), e.Attempts, e.Slot, o.ExitCode, o.Signal, o.LogPath, cs, o.Undeclared}
 	case sched.Warning:
 		v = jsonWarning{"warning", e.Msg}
 	case sched.RunEnd:

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/suite-run/suite/internal/sandbox/pid1"
 )
 
 // exitStatus is how the test's main process ended.
@@ -139,6 +141,12 @@ func execute(ctx context.Context, s *Spec, lay layout, env []string, log *tailLo
 		res.Warnings = append(res.Warnings, fmt.Sprintf("%s: a process the test started outlived it and kept its output open; the log may be incomplete", s.Label))
 	}
 	res.Warnings = append(res.Warnings, w.warnings...)
+	if t, ok := tree.(*nsTree); ok {
+		t.trace.fill(&res, s)
+	}
+	if s.Trace && !res.Traced {
+		res.Warnings = append(res.Warnings, traceUnavailable)
+	}
 	if w.err != nil {
 		return res, w.err
 	}
@@ -194,6 +202,7 @@ func namespacesRefused(err error) bool {
 type nsTree struct {
 	init   *os.Process
 	status *os.File // read end of the init's status pipe
+	trace  traceReport
 }
 
 func startInNamespaces(s *Spec, lay layout, path string, env []string, devNull, logW *os.File, opt options) (*nsTree, error) {
@@ -235,6 +244,9 @@ func startInNamespaces(s *Spec, lay layout, path string, env []string, devNull, 
 	if !opt.noMounts {
 		plan = s.planMounts(lay, path)
 	}
+	if s.Trace {
+		plan.mounts = append(plan.mounts, mount{op: pid1.OpTrace, dst: traceRoot(s.Workspace)})
+	}
 	argv := append([]string{initArg0, mode, plan.cwd, lay.cwd}, plan.args()...)
 	argv = append(append(argv, path), s.Argv...)
 	proc, err := os.StartProcess("/proc/self/exe", argv, &os.ProcAttr{
@@ -251,16 +263,21 @@ func startInNamespaces(s *Spec, lay layout, path string, env []string, devNull, 
 }
 
 func (t *nsTree) wait() (exitStatus, []string, error) {
+	// The init is the only writer: this read ends when it is gone. It
+	// comes first, so a long trace report cannot fill the pipe and stall
+	// the init before it exits.
+	msg, _ := io.ReadAll(t.status)
+	t.status.Close()
 	ps, err := t.init.Wait()
 	if err != nil {
 		return exitStatus{}, nil, fmt.Errorf("sandbox: %w", err)
 	}
-	// The init is the only writer, and it is gone: this read ends.
-	msg, _ := io.ReadAll(t.status)
-	t.status.Close()
 	var warnings []string
 	for _, line := range strings.Split(strings.TrimSpace(string(msg)), "\n") {
 		verb, arg, _ := strings.Cut(line, " ")
+		if t.trace.add(verb, arg) {
+			continue
+		}
 		switch verb {
 		case "":
 			// Killed before it could report: by us on timeout, or by

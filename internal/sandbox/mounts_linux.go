@@ -35,7 +35,7 @@ func (p mountPlan) args() []string {
 			out = append(out, m.dst, m.mode)
 		case pid1.OpBind, pid1.OpBindReadOnly:
 			out = append(out, m.src, m.dst)
-		case pid1.OpSeal:
+		case pid1.OpSeal, pid1.OpTrace:
 			out = append(out, m.dst)
 		}
 	}
@@ -100,7 +100,7 @@ func (s *Spec) planMounts(l layout, testPath string) mountPlan {
 		for _, h := range hiding {
 			consider(h, true)
 		}
-		if !s.Relaxed {
+		if !s.showsWorkspace() {
 			consider(s.Workspace, true)
 		}
 		for _, d := range shown {
@@ -116,12 +116,16 @@ func (s *Spec) planMounts(l layout, testPath string) mountPlan {
 	}
 	bind(pid1.OpBind, s.ScratchDir, s.ScratchDir)
 	cwd := filepath.Join(s.Workspace, s.Package)
-	if !s.Relaxed {
+	if !s.showsWorkspace() {
 		// Not in shown: what it shows is the exec root, not the host's
 		// files at that path.
 		steps = append(steps, mount{op: pid1.OpBind, src: l.execRoot, dst: s.Workspace})
 	} else {
-		for _, p := range []string{s.Workspace, home} {
+		shownReadOnly := []string{s.Workspace}
+		if s.Relaxed {
+			shownReadOnly = append(shownReadOnly, home)
+		}
+		for _, p := range shownReadOnly {
 			if p != "" && p != "/" && p != "." && hidden(p) && isDir(p) && !slices.Contains(shown, p) {
 				bind(pid1.OpBindReadOnly, p, p)
 			}

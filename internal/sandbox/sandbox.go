@@ -118,7 +118,20 @@ type Spec struct {
 	// HidePaths) instead of hiding them; the test then runs in the real
 	// package folder. Everything else stays as in the strict mode.
 	Relaxed bool
+
+	// TracedInputs shows the real workspace read-only at its path, as
+	// Relaxed does, but keeps home hidden; the test runs in the real
+	// package folder. With Trace, Result.Reads then lists what it read.
+	TracedInputs bool
+	// Trace records every lookup under the workspace (trace_linux.go):
+	// Result.Reads and Result.Missing. In the strict view, a missing path
+	// that exists in the real workspace is an undeclared read.
+	Trace bool
 }
+
+// showsWorkspace tells whether the test sees the real workspace
+// (read-only) rather than its exec root at the workspace's path.
+func (s *Spec) showsWorkspace() bool { return s.Relaxed || s.TracedInputs }
 
 // DefaultWorkspaceName is TEST_WORKSPACE when Spec.WorkspaceName is empty:
 // Bzlmod's name for the main repository.
@@ -136,6 +149,22 @@ type Result struct {
 	// Warnings are for the caller to print once per run, e.g. that the kernel
 	// refused namespaces; execution code never prints.
 	Warnings []string
+
+	// Traced says the lookups of the test were recorded (Spec.Trace, and
+	// the kernel allowed it); then Reads are the workspace-relative files
+	// that were there when the test looked them up, and Missing the paths
+	// that were not. Both are sorted and hold no directories that were
+	// there.
+	Traced  bool
+	Reads   []TracedFile
+	Missing []string
+	Listed  []TracedFile // directories the test opened, so may have listed
+}
+
+// TracedFile is a workspace file (or directory) a test looked up.
+type TracedFile struct {
+	Path    string // workspace-relative
+	Changed int64  // its ctime, in nanoseconds, when the test first looked it up
 }
 
 // options are knobs for the package's own tests; Run uses the zero value.

@@ -142,7 +142,29 @@ func (c *ResultCache) Peek(a *action.Action) bool {
 	}
 	d := resultDuration(r)
 	ok := r.ExitCode == 0 || contains(a.Test.SkipExitCodes, int(r.ExitCode))
-	return ok && (a.Timeout <= 0 || d <= a.Timeout)
+	return ok && (a.Timeout <= 0 || d <= a.Timeout) && c.tracedChange(a, r) == ""
+}
+
+// tracedChange checks a traced action's result against its manifest: ""
+// when every traced file, absence and listing still holds, else what no
+// longer does. A traced result without a readable manifest never holds.
+func (c *ResultCache) tracedChange(a *action.Action, r *repb.ActionResult) string {
+	if !a.TracedInputs {
+		return ""
+	}
+	d := manifestOf(r)
+	if d == nil {
+		return "its cached pass has no list of traced inputs"
+	}
+	data, err := c.Store.GetBlob(d)
+	if err != nil {
+		return "its list of traced inputs is gone from the cache"
+	}
+	entries, err := parseManifest(data)
+	if err != nil {
+		return "its list of traced inputs is unreadable"
+	}
+	return firstChange(c.Keyer.Digests, c.Keyer.Root, entries)
 }
 
 // Lookup returns the stored outcome for the action when there is a usable
@@ -179,6 +201,13 @@ func (c *ResultCache) Lookup(a *action.Action) (Outcome, bool) {
 	}
 	if a.Timeout > 0 && o.Duration > a.Timeout {
 		return Outcome{}, false
+	}
+	if a.TracedInputs {
+		change := c.tracedChange(a, r)
+		c.Index.sawTracedChange(a.ID(), change)
+		if change != "" {
+			return Outcome{}, false
+		}
 	}
 	// The log of a cached pass is pointed at (--json) and at most quoted
 	// (the tail in a JUnit case made up for a test without XML), so it is
@@ -259,6 +288,24 @@ func (c *ResultCache) Save(a *action.Action, o Outcome, start time.Time) {
 		}
 		r.OutputFiles = append(r.OutputFiles, &repb.OutputFile{Path: action.OutputXML, Digest: d})
 	}
+	if a.TracedInputs {
+		// Without the list of what it read, a traced pass proves nothing
+		// about the next run.
+		if !o.Traced {
+			return
+		}
+		m, err := tracedManifest(c.Keyer.Digests, c.Keyer.Root, a, o)
+		if err != nil {
+			c.warn("%s: not cached: %v", a.ID(), err)
+			return
+		}
+		d, err := c.Store.PutBlob(m)
+		if err != nil {
+			c.storeFailure(err)
+			return
+		}
+		r.OutputFiles = append(r.OutputFiles, &repb.OutputFile{Path: OutputTracedInputs, Digest: d})
+	}
 	if o.OutputsDir != "" {
 		err := filepath.WalkDir(o.OutputsDir, func(p string, e fs.DirEntry, err error) error {
 			if err != nil || !e.Type().IsRegular() {
@@ -308,6 +355,9 @@ type IndexEntry struct {
 	PassManifest     string
 	BaselineKey      string // the latest pass when the last run's key was first seen
 	BaselineManifest string
+	// TracedChange says which traced input made the last lookup of a
+	// traced test miss although its key had a cached pass ("" if none).
+	TracedChange string
 }
 
 // The index file has one line per action, its fields separated by tabs
@@ -315,7 +365,9 @@ type IndexEntry struct {
 // load in a fraction of a millisecond per thousand actions, which JSON
 // does not.
 //
-//	ID	LastKey	LastManifest	LastHit (0|1)	PassKey	PassManifest	BaselineKey	BaselineManifest
+//	ID	LastKey	LastManifest	LastHit (0|1)	PassKey	PassManifest	BaselineKey	BaselineManifest	TracedChange
+//
+// The last field came later; a line without it is read as having it empty.
 const indexHeader = "# suite key index v1\n"
 
 // LoadKeyIndex reads the index; a missing or broken file is empty.
@@ -332,11 +384,14 @@ func LoadKeyIndex(path string) *KeyIndex {
 			continue
 		}
 		f := strings.Split(line, "\t")
-		if len(f) != 8 || (f[3] != "0" && f[3] != "1") {
+		if len(f) == 8 {
+			f = append(f, "")
+		}
+		if len(f) != 9 || (f[3] != "0" && f[3] != "1") {
 			return ix // a damaged index explains nothing; start afresh
 		}
 		entries[f[0]] = &IndexEntry{LastKey: f[1], LastManifest: f[2], LastHit: f[3] == "1",
-			PassKey: f[4], PassManifest: f[5], BaselineKey: f[6], BaselineManifest: f[7]}
+			PassKey: f[4], PassManifest: f[5], BaselineKey: f[6], BaselineManifest: f[7], TracedChange: f[8]}
 	}
 	ix.entries = entries
 	return ix
@@ -398,6 +453,22 @@ func (ix *KeyIndex) sawResult(id, hash string, hit bool) {
 	ix.dirty = true
 }
 
+// sawTracedChange records what the last lookup of a traced action found
+// changed among its traced inputs ("" for nothing).
+func (ix *KeyIndex) sawTracedChange(id, change string) {
+	ix.mu.Lock()
+	defer ix.mu.Unlock()
+	e := ix.entries[id]
+	if e == nil || (e.TracedChange == change && (change == "" || !e.LastHit)) {
+		return
+	}
+	e.TracedChange = change
+	if change != "" {
+		e.LastHit = false // the same key as the last run, which may have been a hit
+	}
+	ix.dirty = true
+}
+
 // Save writes the index if it changed.
 func (ix *KeyIndex) Save() error {
 	ix.mu.Lock()
@@ -418,7 +489,7 @@ func (ix *KeyIndex) Save() error {
 		if e.LastHit {
 			hit = "1"
 		}
-		for i, f := range []string{id, e.LastKey, e.LastManifest, hit, e.PassKey, e.PassManifest, e.BaselineKey, e.BaselineManifest} {
+		for i, f := range []string{id, e.LastKey, e.LastManifest, hit, e.PassKey, e.PassManifest, e.BaselineKey, e.BaselineManifest, e.TracedChange} {
 			if i > 0 {
 				b.WriteByte('\t')
 			}

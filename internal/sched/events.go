@@ -5,6 +5,7 @@ import (
 
 	"github.com/suite-run/suite/internal/action"
 	"github.com/suite-run/suite/internal/cases"
+	"github.com/suite-run/suite/internal/sandbox"
 )
 
 // Status is how a test action, or a whole test, ended. Later values are
@@ -47,6 +48,16 @@ type Outcome struct {
 	// test result: the scheduler starts nothing more, stops what runs,
 	// and ends the run with RunEnd.Aborted.
 	Infra error
+	// Traced says the sandbox saw the test's lookups under the workspace:
+	// the files there (TracedReads), the paths that were not
+	// (TracedMissing) and the directories it opened (TracedListed).
+	Traced        bool
+	TracedReads   []sandbox.TracedFile
+	TracedMissing []string
+	TracedListed  []sandbox.TracedFile
+	// Undeclared are workspace paths a failed test looked up that were
+	// not among its declared inputs (a trailing "/" marks a directory).
+	Undeclared []string
 }
 
 // Event is something the scheduler reports. Consumers (terminal, JSON,

@@ -28,6 +28,12 @@ type SandboxExecutor struct {
 	// user's home, which strict tests do not see.
 	Writable, Readable, Hide []string
 	Home                     string
+	// TraceLabels are the tests with declared inputs whose lookups are
+	// traced, to name undeclared reads exactly should they fail: those
+	// that failed in the previous run. A retry after a failed attempt is
+	// traced too. Others are named from their logs. Tests with traced
+	// inputs are always traced.
+	TraceLabels map[string]bool
 }
 
 // Execute runs one attempt. Earlier attempts' logs are kept beside the
@@ -80,6 +86,8 @@ func (e *SandboxExecutor) Execute(ctx context.Context, a *action.Action, attempt
 		HidePaths:     e.Hide,
 		Home:          e.Home,
 		Relaxed:       a.Sandbox == "relaxed",
+		TracedInputs:  a.TracedInputs,
+		Trace:         a.TracedInputs || attempt > 1 || e.TraceLabels[a.Label.String()],
 	})
 	if err != nil {
 		// The sandbox itself failed (e.g. an input vanished): the test did
@@ -115,8 +123,32 @@ func (e *SandboxExecutor) Execute(ctx context.Context, a *action.Action, attempt
 	if res.WroteXML {
 		o.XMLPath = xmlPath
 	}
+	o.setTrace(res)
+	if o.Status == Failed && !a.TracedInputs {
+		e.nameUndeclared(a, &o, res)
+	}
 	o.ReadCases(a.Argv)
 	return o
+}
+
+// nameUndeclared says which undeclared workspace files a failed test
+// looked up: from the trace, or else from its log. The names go into the
+// outcome (the JSON result), a warning, and the end of the test's log.
+func (e *SandboxExecutor) nameUndeclared(a *action.Action, o *Outcome, res sandbox.Result) {
+	if res.Traced {
+		o.Undeclared = undeclaredReads(e.Workspace, res.Missing)
+	} else {
+		o.Undeclared = undeclaredFromLog(e.Workspace, a.Label.Pkg, o.LogPath, a.Inputs)
+	}
+	if len(o.Undeclared) == 0 {
+		return
+	}
+	msg := undeclaredMessage(a.Label.String(), o.Undeclared)
+	o.Warnings = append(o.Warnings, msg)
+	if f, err := os.OpenFile(o.LogPath, os.O_WRONLY|os.O_APPEND, 0); err == nil {
+		fmt.Fprintf(f, "suite: warning: %s\n", msg)
+		f.Close()
+	}
 }
 
 // ReadCases fills Cases from the JUnit XML the test wrote, or else, for

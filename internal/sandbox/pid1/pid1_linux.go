@@ -2,8 +2,8 @@
 
 // Package pid1 is the sandbox's init: the suite binary re-executed as pid 1
 // of a test's new pid namespace (see ../README.md). It lives apart from the
-// sandbox and imports only the standard library's os, os/signal, strconv and
-// syscall because Go runs every package's init functions in dependency
+// sandbox and imports only the standard library's os, os/signal, strconv,
+// syscall and what those already need (errors, runtime, sync) because Go runs every package's init functions in dependency
 // order, with ties broken by import path: such a package gets its turn
 // after a few dozen others, before the protobuf, gRPC and Starlark packages
 // of the rest of the binary. Even golang.org/x/sys/unix is initialized only
@@ -121,11 +121,24 @@ func runInit(args []string) int {
 	// whole namespace gets them.
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP, syscall.SIGQUIT)
-	pid, err := syscall.ForkExec(path, argv, &syscall.ProcAttr{
+	attr := &syscall.ProcAttr{
 		Env:   os.Environ(),
 		Files: []uintptr{0, 1, 2},
 		Sys:   &syscall.SysProcAttr{Setpgid: true},
-	})
+	}
+	var trace *tracer
+	var pid int
+	var err error
+	if dir := traceDir(plan); dir != "" && private {
+		trace, pid, err = startTraced(dir, path, argv, attr)
+		if fe, ok := err.(filterError); ok {
+			// The kernel refused the filter: run untraced, and say so.
+			report("warning cannot trace the test's file lookups (" + fe.Error() + ")")
+			pid, err = syscall.ForkExec(path, argv, attr)
+		}
+	} else {
+		pid, err = syscall.ForkExec(path, argv, attr)
+	}
 	if err != nil {
 		os.Stderr.WriteString("suite: cannot run the test: " + path + ": " + err.Error() + "\n")
 		report("exit 127")
@@ -164,6 +177,9 @@ func runInit(args []string) int {
 			break
 		}
 	}
+	if trace != nil {
+		trace.stop(report)
+	}
 	if main.Signaled() {
 		report("signal " + strconv.Itoa(int(main.Signal())))
 		return 128 + int(main.Signal())
@@ -198,4 +214,14 @@ func loopbackUp() error {
 	}
 	ifr.flags |= syscall.IFF_UP
 	return ioctl(syscall.SIOCSIFFLAGS)
+}
+
+// traceDir is the directory of the plan's OpTrace, "" when there is none.
+func traceDir(plan []mountOp) string {
+	for _, m := range plan {
+		if m.op == OpTrace {
+			return m.args[0]
+		}
+	}
+	return ""
 }
