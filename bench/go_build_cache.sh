@@ -21,7 +21,7 @@ measure() { # LABEL DIR GOCACHE COMMAND...
   local before s e
   before=$(du -sm "$cache" | cut -f1)
   s=$(date +%s.%N)
-  (cd "$dir" && GOCACHE=$cache XDG_CACHE_HOME=$work/xdg-$label "$@" >"$work/$label.log" 2>&1) || echo "$label: failed, see $work/$label.log"
+  (cd "$dir" && GOCACHE=$cache XDG_CACHE_HOME=$work/xdg-$label "$@" >"$work/${label// /-}.log" 2>&1) || echo "$label: failed, see $work/${label// /-}.log"
   e=$(date +%s.%N)
   printf '%-12s wall %7.1f s   GOCACHE %4d MB -> %4d MB\n' "$label" "$(echo "$e - $s" | bc)" "$before" "$(du -sm "$cache" | cut -f1)"
 }

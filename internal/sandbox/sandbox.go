@@ -1,8 +1,11 @@
 // Package sandbox runs one test action hermetically: in an execution root that
-// holds only the declared inputs, with exactly the environment of the Bazel test
-// encyclopedia, stdin from /dev/null, a bounded combined log, and a process tree
-// that is killed whole on timeout, on cancellation and when the test's main
-// process exits. See README.md for the lifecycle.
+// holds only the declared inputs, laid out as Bazel's runfiles tree and mounted
+// at the workspace's own path, in a file system that is read-only outside it
+// with the source tree and home hidden, with exactly the environment of the
+// Bazel test encyclopedia, stdin from /dev/null, a bounded combined log, and a
+// process tree that is killed whole on timeout, on cancellation and when the
+// test's main process exits. See README.md for the lifecycle and for what a
+// test can touch.
 //
 // A binary that calls Run needs no hook in main: the package's init function
 // turns a re-executed copy of the binary into the sandbox's pid-1 init (see
