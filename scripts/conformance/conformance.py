@@ -206,7 +206,7 @@ def native_go(proj, root, logs):
     for mod in go_modules(root):
         mdir = os.path.join(root, mod)
         run(["go", "test", "-count=1", "-run", "^$", "./..."], mdir, out=os.path.join(logs, "native-warm.log"))
-        jl = os.path.join(logs, "native-%s.jsonl" % (mod.replace("/", "_") or "root"))
+        jl = os.path.join(logs, "native-%s.jsonl" % ("root" if mod == "." else mod.replace("/", "_")))
         _, wall = run(["go", "test", "-json", "-count=1", "./..."], mdir, out=jl)
         cold += wall
         for line in open(jl):
@@ -344,6 +344,8 @@ def node_depends(proj, root, edited, test_files, logs):
 def suite_results(path):
     results = []
     end = {}
+    if not os.path.exists(path):  # nothing selected (exit 4), or suite failed before running
+        return results, end
     for line in open(path):
         ev = json.loads(line)
         if ev.get("event") == "test_result":
@@ -354,7 +356,10 @@ def suite_results(path):
 
 
 def suite_side(proj, root, logs, suite):
-    env = {"XDG_CACHE_HOME": os.path.join(logs, "xdg")}
+    # An empty result cache for suite, but the user's own Go build cache: the
+    # go command would otherwise follow XDG_CACHE_HOME to an empty one too.
+    env = {"XDG_CACHE_HOME": os.path.join(logs, "xdg"),
+           "GOCACHE": output(["go", "env", "GOCACHE"], root).strip()}
     shutil.rmtree(env["XDG_CACHE_HOME"], ignore_errors=True)
     run([suite, "init"], root, env=env, out=os.path.join(logs, "suite-init.log"), check=True)
     side = {"init": open(os.path.join(logs, "suite-init.log")).read()}
@@ -454,7 +459,7 @@ def run_project(proj, work, suite, commit):
     if proj["kind"] == "go":
         depends, how = go_depends(proj, root, edited)
     elif proj["kind"] == "pytest":
-        depends, how = pytest_depends(proj, root, edited, sorted(units), logs)
+        depends, how = pytest_depends(proj, root, edited, sorted(r["unit"] for r in result["units"]), logs)
     else:
         dep_files, how = node_depends(proj, root, edited, sorted(units), logs)
         depends = {r["unit"] for r in result["units"] if r["labels"] and dep_files} if dep_files else set()

@@ -31,7 +31,7 @@ if [ "${1:-}" != "--report" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     need=()
     for p in python3-pytest python3-pytest-timeout python3-pytest-asyncio python3-click \
-      python3-mypy-extensions python3-pathspec python3-platformdirs python3-packaging; do
+      python3-mypy-extensions python3-pathspec python3-platformdirs python3-packaging python3-aiohttp; do
       dpkg -s "$p" >/dev/null 2>&1 || need+=("$p")
     done
     if [ ${#need[@]} -gt 0 ]; then
