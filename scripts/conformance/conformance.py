@@ -109,6 +109,14 @@ PROJECTS = [
         "commit": "76b29fb2635157c72a68bf9fa44d32b890bc655c",
         "edit": "lib/sniff.js",
     },
+    {
+        "name": "data-urls",
+        "kind": "node",
+        "shape": "node --test, a library whose runtime dependencies (whatwg-mimetype, whatwg-url) come from node_modules, and web-platform-tests data a pretest script downloads",
+        "repo": "jsdom/data-urls",
+        "commit": "99af36f6fb489a397ed0d48e31dd18031233ab83",
+        "edit": "lib/utils.js",
+    },
 ]
 
 # Why a unit's results differ, by "project" (every unit) or "project:unit".
