@@ -21,6 +21,8 @@ def _note(nodeid, outcome):
 def pytest_collectreport(report):
     if report.failed:
         _note(report.nodeid or "<session>", "error")
+    elif report.skipped and report.nodeid:  # a module-level skip (importorskip)
+        _note(report.nodeid, "skipped")
 
 
 def pytest_runtest_logreport(report):
