@@ -186,6 +186,8 @@ CLASSES = [
      "scripts/conformance/open/conformance_pytest_python_files.txtar", "open: pytest part of `suite init` (issue 21 area)"),
     ("An uninstalled src/ layout is not on the test's path", "black",
      "scripts/conformance/open/conformance_pytest_src_layout.txtar", "open: issue 21 item 3"),
+    ("A data folder of `.py` fixtures is not among the inputs (seen once src/ is on the path by hand)", "black",
+     "scripts/conformance/open/conformance_pytest_py_data.txtar", "open: issue 21 item 2"),
     ("node_modules is not visible to node tests", "data-urls, whatwg-mimetype",
      "scripts/conformance/open/conformance_node_modules.txtar", "open: issue 13 (installed environments)"),
 ]
@@ -199,7 +201,13 @@ NOTES = {
                        "node_modules that the sandbox does not show (issue 13, as for data-urls).",
     "data-urls": "test/web-platform.js also lacks the web-platform-tests data its pretest script downloads, "
                  "so it fails natively too.",
-    "x-text": "",
+    "black": "Behind the first mismatch lies a second. With the path given by hand "
+             "(`pytest_files(name = \"pytest\", env = {\"PYTHONPATH\": \"src\"})`), test_trans.py and "
+             "test_no_ipynb.py pass and test_ipynb.py is skipped as natively, but test_black.py, test_blackd.py "
+             "and test_format.py still fail: their fixtures are `.py` files under tests/data/ that no test "
+             "imports, and the default data glob leaves every `.py` file out "
+             "(`AssertionError: .../execroot/tests/data/miscellaneous/blackd_diff.py is not a file.`; issue 21 "
+             "item 2, fixture scripts/conformance/open/conformance_pytest_py_data.txtar).",
 }
 
 
