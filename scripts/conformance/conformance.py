@@ -185,9 +185,9 @@ CLASSES = [
     ("`suite init` ignores pytest's `python_files`", "tqdm",
      "scripts/conformance/open/conformance_pytest_python_files.txtar", "open: pytest part of `suite init` (issue 21 area)"),
     ("An uninstalled src/ layout is not on the test's path", "black",
-     "scripts/conformance/open/conformance_pytest_src_layout.txtar", "open: issue 21 item 3"),
+     "cmd/suite/testdata/script/conformance_pytest_src_layout.txtar", "fixed by issue 21 item 3 (pytest_files puts src/ on the path)"),
     ("A data folder of `.py` fixtures is not among the inputs (seen once src/ is on the path by hand)", "black",
-     "scripts/conformance/open/conformance_pytest_py_data.txtar", "open: issue 21 item 2"),
+     "cmd/suite/testdata/script/conformance_pytest_py_data.txtar", "fixed by issue 21 item 2"),
     ("node_modules is not visible to node tests", "data-urls, whatwg-mimetype",
      "scripts/conformance/open/conformance_node_modules.txtar", "open: issue 13 (installed environments)"),
 ]
