@@ -763,9 +763,7 @@ def main():
         for n in args.names:
             if n not in known:
                 sys.exit("conformance: unknown project %s (known: %s)" % (n, ", ".join(known)))
-        for proj in PROJECTS:
-            if args.names and proj["name"] not in args.names:
-                continue
+        for proj in [known[n] for n in args.names] or PROJECTS:
             log("%s: start" % proj["name"])
             try:
                 res = run_project(proj, args.work, args.suite, commit)
