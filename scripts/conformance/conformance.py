@@ -160,7 +160,8 @@ EXPLAINED = {
                 "input is also a false-cache-hit risk: a change to semconv/v1.26.0 would not rerun them. "
                 "A fix needs go_packages_info to read the imports of the module-cache packages a "
                 "package imports (or, more coarsely, to declare every package of a module that a "
-                "required module requires back).",
+                "required module requires back). Fixture: "
+                "scripts/conformance/open/conformance_go_module_cycle.txtar.",
     },
     "data-urls": {
         "short": "open: node_modules not visible in the sandbox (issue 13)",
@@ -177,8 +178,8 @@ CLASSES = [
     ("Bazel-aware test helpers open `$TEST_SRCDIR/<repository name>/<pkg>/testdata`", "starlark",
      "scripts/conformance/open/conformance_bazel_datafile.txtar",
      "open: runfiles tree (issue 12 item 1, sandbox); repository name from `suite init` (issue 12 item 2, landed)"),
-    ("A module-cache dependency imports a package of the main module (module cycle)", "otel", "none yet (needs a module proxy in testscript)",
-     "open: go_packages inputs (rules/source_go.go)"),
+    ("A module-cache dependency imports a package of the main module (module cycle)", "otel", "scripts/conformance/open/conformance_go_module_cycle.txtar",
+     "open: go_packages inputs (rules/source_go.go); also a false-cache-hit risk"),
     ("Test data shared through `../..` is not declared", "x-text",
      "scripts/conformance/open/conformance_undeclared_shared_testdata.txtar",
      "open: issue 16 (undeclared reads, traced inputs)"),
@@ -190,6 +191,19 @@ CLASSES = [
      "cmd/suite/testdata/script/conformance_pytest_py_data.txtar", "fixed by issue 21 item 2"),
     ("node_modules is not visible to node tests", "data-urls, whatwg-mimetype",
      "scripts/conformance/open/conformance_node_modules.txtar", "open: issue 13 (installed environments)"),
+]
+
+# What the numbers of every project have in common.
+GENERAL = [
+    "**Cold Go runs are slower under suite than `go test ./...`** with the same warm build cache. "
+    "Every action runs `go test` in its own execution root, and Go's build cache keys a package's "
+    "compilation by its source folder, so the module's own packages are compiled again for each "
+    "action (the standard library and module-cache packages hit). The design's one fixed execution "
+    "path per workspace (the sandbox's work in issue 12) is what removes this cost; until it lands, "
+    "the no-change column is where suite is ahead.",
+    "**A failing test is never cached**, so the no-change run of a project with failures reruns "
+    "them (starlark, otel, black): its time is the failures' time, not the cache's.",
+    "**pytest and node have no result cache**: their no-change time is their cold time.",
 ]
 
 # What a reader should know about a project beyond its mismatches.
@@ -661,6 +675,9 @@ def render(top, results, commit):
             fmt_s(s["nochange"]), s["nochange_cached"], s["nochange_total"],
             len(e["depends"]), len(e["reran"]),
             (" **missed %d**" % len(missed) if missed else "") + (" (%d not declared)" % len(undeclared) if undeclared else "")))
+    w("")
+    for g in GENERAL:
+        w("- " + g)
     w("")
     w("## Classes of mismatch")
     w("")
