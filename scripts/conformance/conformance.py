@@ -204,6 +204,8 @@ GENERAL = [
     "**A failing test is never cached**, so the no-change run of a project with failures reruns "
     "them (starlark, otel, black): its time is the failures' time, not the cache's.",
     "**pytest and node have no result cache**: their no-change time is their cold time.",
+    "**A test whose every case was skipped** exits 0, and suite counts it as passed, where pytest "
+    "says skipped; the tables show it as skipped, from the cases suite reports, and mark it so.",
 ]
 
 # What a reader should know about a project beyond its mismatches.
@@ -538,6 +540,12 @@ def run_project(proj, work, suite, commit):
         row = rows.setdefault(u, {"unit": u, "native": "not run", "suite": "not run", "labels": []})
         row["labels"].append(r["label"])
         st = {"flaky": "passed"}.get(r["status"], r["status"])
+        cases = r.get("cases") or []
+        if st == "passed" and cases and all(c.get("status") == "skipped" for c in cases):
+            # suite says passed (exit status 0); the project's runner says
+            # skipped, and so do the cases suite reports
+            st = "skipped"
+            row["all_cases_skipped"] = True
         row["suite"] = st if row["suite"] in ("not run", st) else "failed"
         row.setdefault("failed_cases", [])
         row["failed_cases"] += [c["name"] for c in r.get("cases") or [] if c.get("status") in ("failed", "error")]
@@ -714,6 +722,8 @@ def render(top, results, commit):
             if u.get("failed_cases"):
                 shown = u["failed_cases"][:4]
                 cases = " (failed: %s%s)" % (", ".join(shown), ", …" if len(u["failed_cases"]) > 4 else "")
+            if u.get("all_cases_skipped"):
+                cases += " (suite: passed, every case skipped)"
             w("| `%s` | %s | %s%s | %s |" % (u["unit"], u["native"], u["suite"], cases, note))
             if u.get("files"):
                 for f, st in sorted(u["files"].items()):
