@@ -176,8 +176,8 @@ EXPLAINED = {
 # Every class of mismatch found, where it was seen, its fixture, and its state.
 CLASSES = [
     ("Bazel-aware test helpers open `$TEST_SRCDIR/<repository name>/<pkg>/testdata`", "starlark",
-     "scripts/conformance/open/conformance_bazel_datafile.txtar",
-     "open: runfiles tree (issue 12 item 1, sandbox); repository name from `suite init` (issue 12 item 2, landed)"),
+     "cmd/suite/testdata/script/conformance_bazel_datafile.txtar",
+     "fixed: runfiles tree (issue 12 item 1) and the repository name from `suite init` (issue 12 item 2)"),
     ("A module-cache dependency imports a package of the main module (module cycle)", "otel", "scripts/conformance/open/conformance_go_module_cycle.txtar",
      "open: go_packages inputs (rules/source_go.go); also a false-cache-hit risk"),
     ("Test data shared through `../..` is not declared", "x-text",
