@@ -163,6 +163,14 @@ EXPLAINED = {
                 "required module requires back). Fixture: "
                 "scripts/conformance/open/conformance_go_module_cycle.txtar.",
     },
+    "x-text:message/pipeline": {
+        "short": "open: the test's own go command builds packages outside its inputs (issue 16)",
+        "long": "open mismatch. TestFullCycle runs `go` in testdata/ssa, a module whose go.mod points "
+                "back at the repository root, and builds golang.org/x/text/message, which "
+                "message/pipeline does not import and so does not declare: `go: testdata/ssa imports "
+                "golang.org/x/text/message: cannot find module providing package`. A read no import "
+                "statement shows; issue 16 (undeclared reads, traced inputs) names it.",
+    },
     "x-text": {
         "short": "open: undeclared ../../testdata reads (issue 16)",
         "long": "open mismatch. The encoding packages' tests read test data shared two folders up "
@@ -222,6 +230,11 @@ NOTES = {
                        "script, and this machine reaches no host but the package registries. Under suite it "
                        "fails earlier, on `require(\"@exodus/bytes/encoding.js\")`, a devDependency in "
                        "node_modules that the sandbox does not show (issue 13, as for data-urls).",
+    "x-text": "The edit reran two packages that do not depend on transform/transform.go by `go list`: "
+              "internal/export/unicode and unicode/rangetable. Their folders hold generators (`gen.go`, "
+              "`//go:build ignore`) whose imports lead to transform; go_packages does not evaluate build "
+              "constraints and counts every file, by design (README: it can only add inputs, never miss "
+              "one). Extra reruns, never a false hit.",
     "data-urls": "test/web-platform.js also lacks the web-platform-tests data its pretest script downloads, "
                  "so it fails natively too.",
     "tqdm": "Behind the first mismatch there is none. With the test files declared by hand "
@@ -554,7 +567,7 @@ def run_project(proj, work, suite, commit):
         row["labels"].append(r["label"])
         st = {"flaky": "passed"}.get(r["status"], r["status"])
         cases = r.get("cases") or []
-        if st == "passed" and cases and all(c.get("status") == "skipped" for c in cases):
+        if proj["kind"] == "pytest" and st == "passed" and cases and all(c.get("status") == "skipped" for c in cases):
             # suite says passed (exit status 0); the project's runner says
             # skipped, and so do the cases suite reports
             st = "skipped"
@@ -820,7 +833,11 @@ def main():
     for proj in PROJECTS:
         p = os.path.join(RESULTS, proj["name"] + ".json")
         if os.path.exists(p):
-            results.append(json.load(open(p)))
+            res = json.load(open(p))
+            for u in res.get("units", []):
+                if res["kind"] == "go" and u.pop("all_cases_skipped", False):
+                    u["suite"] = "passed"  # go test says ok for a package whose tests all skip
+            results.append(res)
     with open(os.path.join(args.top, "docs", "CONFORMANCE.md"), "w") as f:
         f.write(render(args.top, results, commit))
     unexplained = [(r["name"], u["unit"]) for r in results for u in mismatches(r) if not explanation(r["name"], u["unit"])]
