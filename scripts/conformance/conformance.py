@@ -206,7 +206,7 @@ CLASSES = [
     ("A data folder of `.py` fixtures is not among the inputs (seen once src/ is on the path by hand)", "black",
      "cmd/suite/testdata/script/conformance_pytest_py_data.txtar", "fixed by issue 21 item 2"),
     ("node_modules is not visible to node tests", "data-urls, whatwg-mimetype",
-     "scripts/conformance/open/conformance_node_modules.txtar", "open: issue 13 (installed environments)"),
+     "cmd/suite/testdata/script/conformance_node_modules.txtar", "fixed by issue 13 (installed environments)"),
 ]
 
 # What the numbers of every project have in common.
