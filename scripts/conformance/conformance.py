@@ -123,16 +123,6 @@ PROJECTS = [
 # Each says whose bug it is or why it is a limitation; run.sh reports any
 # mismatch that is not listed here as unexplained.
 EXPLAINED = {
-    "starlark": {
-        "short": "open: Bazel runfiles layout (issue 12 item 1)",
-        "long": "open mismatch. The test helper starlarktest.DataFile sees TEST_SRCDIR and TEST_WORKSPACE "
-                "set, as under Bazel, and opens `$TEST_SRCDIR/net_starlark_go/<pkg>/testdata/...`; suite's "
-                "TEST_SRCDIR is the execution root itself, which holds the inputs at their workspace paths, "
-                "so the file is not there (`open .../execroot/net_starlark_go/syntax/testdata/errors.star: "
-                "no such file or directory`). Needs the runfiles tree of issue 12 item 1 (sandbox) and the "
-                "Gazelle repository name `net_starlark_go` from `suite init` (issue 12 item 2). Fixture: "
-                "scripts/conformance/open/conformance_bazel_datafile.txtar.",
-    },
     "tqdm": {
         "short": "open: suite init ignores pytest's python_files",
         "long": "open mismatch. tqdm's configuration says `python_files = tests_*.py`; `suite init` looks "
@@ -140,15 +130,6 @@ EXPLAINED = {
                 "`suite run` selects nothing (exit 4) while pytest runs 140 tests in 17 files. The pytest "
                 "part of `suite init` and `pytest_files`' default srcs should read `python_files` (and "
                 "`testpaths`). Fixture: scripts/conformance/open/conformance_pytest_python_files.txtar.",
-    },
-    "black": {
-        "short": "open: uninstalled src/ layout not on the path (issue 21 item 3)",
-        "long": "open mismatch. black keeps its code in src/ and its CI installs it (`pip install -e .`); "
-                "natively the script runs pytest with `PYTHONPATH=src`, as an editable install would. "
-                "Under suite no path to src/ is set in the action, so every file fails with "
-                "`ModuleNotFoundError: No module named 'black'` (with an older black installed system-wide "
-                "it would silently test that copy instead). Issue 21 item 3. Fixture: "
-                "scripts/conformance/open/conformance_pytest_src_layout.txtar.",
     },
     "otel": {
         "short": "open: module cycle through go.opentelemetry.io/auto/sdk",
@@ -178,14 +159,6 @@ EXPLAINED = {
                 "which `go test` allows and go_packages does not declare: it declares a package's own "
                 "testdata/ only. Issue 16 (undeclared reads named, `inputs = \"traced\"`). Fixture: "
                 "scripts/conformance/open/conformance_undeclared_shared_testdata.txtar.",
-    },
-    "data-urls": {
-        "short": "open: node_modules not visible in the sandbox (issue 13)",
-        "long": "open mismatch. lib/parser.js requires its dependencies whatwg-mimetype and whatwg-url "
-                "from node_modules, which `suite init` leaves out of the inputs (it says so in a note) and "
-                "the sandbox does not show, so every test file fails to load (`Cannot find module "
-                "'whatwg-mimetype'`). Issue 13 (installed environments). Fixture: "
-                "scripts/conformance/open/conformance_node_modules.txtar.",
     },
 }
 
@@ -225,18 +198,22 @@ GENERAL = [
 
 # What a reader should know about a project beyond its mismatches.
 NOTES = {
-    "whatwg-mimetype": "test/web-platform.js fails on both sides, for different reasons. Natively its data "
-                       "(test/web-platform-tests/*.json) is missing: `npm test` downloads it in a pretest "
-                       "script, and this machine reaches no host but the package registries. Under suite it "
-                       "fails earlier, on `require(\"@exodus/bytes/encoding.js\")`, a devDependency in "
-                       "node_modules that the sandbox does not show (issue 13, as for data-urls).",
+    "whatwg-mimetype": "test/web-platform.js fails on both sides for the same reason: its data "
+                       "(test/web-platform-tests/*.json) is missing, because `npm test` downloads it in a "
+                       "pretest script and this machine reaches no host but the package registries. Before "
+                       "installed environments (issue 13) landed, suite failed it earlier, on "
+                       "`require(\"@exodus/bytes/encoding.js\")`, a devDependency in node_modules that the "
+                       "sandbox did not show.",
     "x-text": "The edit reran two packages that do not depend on transform/transform.go by `go list`: "
               "internal/export/unicode and unicode/rangetable. Their folders hold generators (`gen.go`, "
               "`//go:build ignore`) whose imports lead to transform; go_packages does not evaluate build "
               "constraints and counts every file, by design (README: it can only add inputs, never miss "
               "one). Extra reruns, never a false hit.",
-    "data-urls": "test/web-platform.js also lacks the web-platform-tests data its pretest script downloads, "
-                 "so it fails natively too.",
+    "data-urls": "test/web-platform.js lacks the same downloaded data and fails on both sides. Before "
+                 "installed environments (issue 13) landed, test/api.js failed under suite too: lib/parser.js "
+                 "requires its dependencies whatwg-mimetype and whatwg-url from node_modules, which the "
+                 "sandbox did not show (`Cannot find module 'whatwg-mimetype'`); "
+                 "cmd/suite/testdata/script/conformance_node_modules.txtar reproduces it and now guards the fix.",
     "tqdm": "Behind the first mismatch there is none. With the test files declared by hand "
             "(`pytest_files(name = \"pytest\", srcs = glob([\"tests/tests_*.py\"]))` in SUITES.star), "
             "suite runs all 17 files and each ends as under pytest, with the same 140 cases: 16 exit 0 (tests_dask, tests_keras, "
