@@ -172,6 +172,13 @@ CLASSES = [
     ("Test data shared through `../..` is not declared", "x-text",
      "scripts/conformance/open/conformance_undeclared_shared_testdata.txtar",
      "open: issue 16 (undeclared reads, traced inputs)"),
+    ("A test's own `go` command builds a package outside its inputs (message/pipeline's testdata module)", "x-text",
+     "none of its own: the same undeclared read as the row above, seen through a child process",
+     "open: issue 16"),
+    ("Go's own test result cache answered for suite's actions: `(cached)` in a cold run (36 of 48 x-text "
+     "packages), and `--no-cache` or `--runs-per-test` ran nothing", "x-text",
+     "cmd/suite/testdata/script/conformance_go_test_cache.txtar",
+     "fixed here: go_test runs `go test -json -count=1`"),
     ("`suite init` ignores pytest's `python_files`", "tqdm",
      "scripts/conformance/open/conformance_pytest_python_files.txtar", "open: pytest part of `suite init` (issue 21 area)"),
     ("An uninstalled src/ layout is not on the test's path", "black",
