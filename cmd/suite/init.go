@@ -98,7 +98,12 @@ type repoScan struct {
 	jsWorkspaces map[string]bool
 	shTests      []string
 	marks        map[string]string // mark -> doc ("" when only used)
-	ignoreSeen   map[string]bool
+	top          string
+	pyFiles      []string // every .py file but conftest.py
+	// pyTestFiles are the python_files patterns of a Python project root's
+	// pytest configuration, where it sets them.
+	pyTestFiles map[string][]string
+	ignoreSeen  map[string]bool
 }
 
 var (
@@ -122,7 +127,7 @@ func skipDir(name string) bool {
 func scanRepo(top string) (*repoScan, error) {
 	s := &repoScan{pyRoots: map[string]bool{}, nodeRoots: map[string]bool{}, nodeDeps: map[string]bool{},
 		jsPackages: map[string]bool{}, jsWorkspaces: map[string]bool{},
-		marks: map[string]string{}, ignoreSeen: map[string]bool{}}
+		marks: map[string]string{}, ignoreSeen: map[string]bool{}, top: top, pyTestFiles: map[string][]string{}}
 	err := filepath.WalkDir(top, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return nil
@@ -159,15 +164,10 @@ func scanRepo(top string) (*repoScan, error) {
 					s.addMarker(pyStringValue(m[1]))
 				}
 			}
-		case strings.HasSuffix(name, ".py") && (strings.HasPrefix(name, "test_") || strings.HasSuffix(name, "_test.py")):
-			s.pyTests = append(s.pyTests, rel)
-			if src, err := os.ReadFile(p); err == nil {
-				for _, m := range rules.PytestMarksUsed(src) {
-					if _, ok := s.marks[m]; !ok {
-						s.marks[m] = ""
-					}
-				}
-			}
+		case strings.HasSuffix(name, ".py"):
+			// Which are tests depends on python_files of the project's
+			// configuration, which the walk may not have met yet.
+			s.pyFiles = append(s.pyFiles, rel)
 		case name == "package.json":
 			if src, err := os.ReadFile(p); err == nil {
 				var pj struct {
@@ -203,6 +203,7 @@ func scanRepo(top string) (*repoScan, error) {
 		}
 		return nil
 	})
+	s.findPyTests()
 	return s, err
 }
 
@@ -257,6 +258,41 @@ func (s *repoScan) readMarkers(file, name string) {
 	}
 	for _, m := range cfg.Markers() {
 		s.addMarker(m.Name + ": " + m.Doc)
+	}
+	if pats, _ := cfg.Args("python_files"); len(pats) > 0 {
+		dir, _ := filepath.Rel(s.top, filepath.Dir(file))
+		if dir = filepath.ToSlash(dir); dir == "." {
+			dir = ""
+		}
+		if _, seen := s.pyTestFiles[dir]; !seen {
+			s.pyTestFiles[dir] = pats
+		}
+	}
+}
+
+// defaultPythonFiles is pytest's python_files when the configuration
+// sets none.
+var defaultPythonFiles = []string{"test_*.py", "*_test.py"}
+
+// findPyTests picks, among the .py files, those pytest collects: their
+// name matches python_files of the nearest project root's configuration.
+func (s *repoScan) findPyTests() {
+	for _, rel := range s.pyFiles {
+		pats := defaultPythonFiles
+		if p, ok := s.pyTestFiles[nearest(path.Dir(rel), s.pyRoots)]; ok {
+			pats = p
+		}
+		if !slices.ContainsFunc(pats, func(p string) bool { ok, _ := path.Match(p, path.Base(rel)); return ok }) {
+			continue
+		}
+		s.pyTests = append(s.pyTests, rel)
+		if src, err := os.ReadFile(filepath.Join(s.top, filepath.FromSlash(rel))); err == nil {
+			for _, m := range rules.PytestMarksUsed(src) {
+				if _, ok := s.marks[m]; !ok {
+					s.marks[m] = ""
+				}
+			}
+		}
 	}
 }
 
