@@ -123,14 +123,6 @@ PROJECTS = [
 # Each says whose bug it is or why it is a limitation; run.sh reports any
 # mismatch that is not listed here as unexplained.
 EXPLAINED = {
-    "tqdm": {
-        "short": "open: suite init ignores pytest's python_files",
-        "long": "open mismatch. tqdm's configuration says `python_files = tests_*.py`; `suite init` looks "
-                "only for `test_*.py` and `*_test.py`, finds no test file, declares no pytest_files, and "
-                "`suite run` selects nothing (exit 4) while pytest runs 140 tests in 17 files. The pytest "
-                "part of `suite init` and `pytest_files`' default srcs should read `python_files` (and "
-                "`testpaths`). Fixture: scripts/conformance/open/conformance_pytest_python_files.txtar.",
-    },
     "otel": {
         "short": "open: module cycle through go.opentelemetry.io/auto/sdk",
         "long": "open mismatch. These packages import go.opentelemetry.io/auto/sdk, a module from the "
@@ -171,16 +163,28 @@ CLASSES = [
      "open: go_packages inputs (rules/source_go.go); also a false-cache-hit risk"),
     ("Test data shared through `../..` is not declared", "x-text",
      "scripts/conformance/open/conformance_undeclared_shared_testdata.txtar",
-     "open: issue 16 (undeclared reads, traced inputs)"),
+     "named since issue 16 landed (`read undeclared encoding/testdata/...`); passes and reruns exactly "
+     "with `go_packages(inputs = \"traced\")` (run_traced_inputs_go.txtar); open under the default, "
+     "declared inputs"),
     ("A test's own `go` command builds a package outside its inputs (message/pipeline's testdata module)", "x-text",
      "none of its own: the same undeclared read as the row above, seen through a child process",
-     "open: issue 16"),
+     "as the row above: traced inputs see the child's reads (the tracer follows every process of the test)"),
     ("Go's own test result cache answered for suite's actions: `(cached)` in a cold run (36 of 48 x-text "
      "packages), and `--no-cache` or `--runs-per-test` ran nothing", "x-text",
      "cmd/suite/testdata/script/conformance_go_test_cache.txtar",
      "fixed here: go_test runs `go test -json -count=1`"),
     ("`suite init` ignores pytest's `python_files`", "tqdm",
-     "scripts/conformance/open/conformance_pytest_python_files.txtar", "open: pytest part of `suite init` (issue 21 area)"),
+     "cmd/suite/testdata/script/conformance_pytest_python_files.txtar",
+     "fixed: init picks test files by the project's python_files"),
+    ("A relative symlink chain among fixtures (`another-dir/pm -> ../other-dir/pm -> ../pm`) was copied "
+     "as the file it points to, so the fixture imported from the wrong folder", "commander (by hand)",
+     "cmd/suite/testdata/script/run_symlinks.txtar", "fixed by issue 20: symlinks stay symlinks"),
+    ("`node_modules/.bin/vitest`, a link to `../vitest/vitest.mjs`, broke the same way "
+     "(`ERR_MODULE_NOT_FOUND .../node_modules/.bin/dist/cli.js`)", "path-to-regexp (by hand)",
+     "cmd/suite/testdata/script/run_symlinks.txtar", "fixed by issue 20 (376 tests pass)"),
+    ("`--json run.json` written into the workspace matched `**/*.json` and made every run a miss",
+     "an npm-workspaces monorepo (by hand)", "cmd/suite/testdata/script/run_reports_not_inputs.txtar",
+     "fixed by issue 20: reports a run writes are never inputs"),
     ("An uninstalled src/ layout is not on the test's path", "black",
      "cmd/suite/testdata/script/conformance_pytest_src_layout.txtar", "fixed by issue 21 item 3 (pytest_files puts src/ on the path)"),
     ("A data folder of `.py` fixtures is not among the inputs (seen once src/ is on the path by hand)", "black",
@@ -222,12 +226,12 @@ NOTES = {
                  "requires its dependencies whatwg-mimetype and whatwg-url from node_modules, which the "
                  "sandbox did not show (`Cannot find module 'whatwg-mimetype'`); "
                  "cmd/suite/testdata/script/conformance_node_modules.txtar reproduces it and now guards the fix.",
-    "tqdm": "Behind the first mismatch there is none. With the test files declared by hand "
-            "(`pytest_files(name = \"pytest\", srcs = glob([\"tests/tests_*.py\"]))` in SUITES.star), "
-            "suite runs all 17 files and each ends as under pytest, with the same 140 cases: 16 exit 0 (tests_dask, tests_keras, "
-            "tests_rich and tests_tk only because every case skips, as natively: those packages are not "
-            "installed) and tests_pandas.py is skipped; the marks `slow` and `asyncio` come from "
-            "setup.cfg, and addopts (`-W=error`, `--asyncio-mode=strict`) apply in every action.",
+    "tqdm": "From `suite init` alone, all 17 files end as under pytest, with the same 140 cases: "
+            "tests_dask, tests_keras, tests_rich and tests_tk exit 0 only because every case skips, as "
+            "natively (those packages are not installed), and tests_pandas.py is skipped; the marks `slow` "
+            "and `asyncio` come from setup.cfg, and addopts (`-W=error`, `--asyncio-mode=strict`) apply in "
+            "every action. Before init read `python_files = tests_*.py`, it declared no test at all and "
+            "`suite run` selected nothing (exit 4).",
     "black": "Before the pytest_files changes of issue 21 landed, every file failed here: first with "
              "`ModuleNotFoundError: No module named 'black'` (src/ was not on the path), and, with the path "
              "given by hand, test_black.py, test_blackd.py and test_format.py still failed because their "
