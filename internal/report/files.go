@@ -14,6 +14,9 @@ import (
 
 // JSONLines writes the run's events as JSON Lines (--json FILE).
 type JSONLines struct {
+	// Quarantined says which tests (by label) are quarantined; nil: none.
+	Quarantined func(label string) bool
+
 	f   *os.File
 	w   *bufio.Writer
 	enc *json.Encoder
@@ -75,6 +78,8 @@ type jsonTestResult struct {
 	// UndeclaredReads are workspace files a failed test looked up that
 	// it had not declared; omitted when there are none.
 	UndeclaredReads []string `json:"undeclared_reads,omitempty"`
+	// Quarantined tests keep their real status but never fail the run.
+	Quarantined bool `json:"quarantined,omitempty"`
 }
 
 type jsonWarning struct {
@@ -95,6 +100,9 @@ type jsonRunEnd struct {
 	WallS       float64 `json:"wall_s"`
 	BudgetS     float64 `json:"budget_s"`
 	OverBudget  bool    `json:"over_budget"`
+	// Quarantined tests are counted here only, not by status.
+	Quarantined       int `json:"quarantined"`
+	QuarantinedFailed int `json:"quarantined_failed"`
 	// Error is the infrastructure error that stopped the run (exit 3).
 	Error string `json:"error,omitempty"`
 }
@@ -124,13 +132,14 @@ func (j *JSONLines) Handle(e sched.Event) {
 		}
 		a := e.Action
 		v = jsonTestResult{"test_result", a.Label.String(), a.Shard, a.Shards, a.Run, o.Status.String(), o.Cached,
-			o.Duration.Seconds(), e.Attempts, e.Slot, o.ExitCode, o.Signal, o.LogPath, cs, o.Undeclared}
+			o.Duration.Seconds(), e.Attempts, e.Slot, o.ExitCode, o.Signal, o.LogPath, cs, o.Undeclared,
+			j.Quarantined != nil && j.Quarantined(a.Label.String())}
 	case sched.Warning:
 		v = jsonWarning{"warning", e.Msg}
 	case sched.RunEnd:
 		c := e.Counts
 		re := jsonRunEnd{"run_end", c.Passed + c.Flaky, c.Failed + c.Timeout, c.Skipped, c.Flaky, c.Timeout, c.Cached,
-			e.Interrupted, e.NotRun, e.Wall.Seconds(), e.Budget.Seconds(), e.OverBudget, ""}
+			e.Interrupted, e.NotRun, e.Wall.Seconds(), e.Budget.Seconds(), e.OverBudget, c.Quarantined, c.QuarantinedFailed, ""}
 		if e.Aborted != nil {
 			re.Error = e.Aborted.Error()
 		}
