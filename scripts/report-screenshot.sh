@@ -13,6 +13,6 @@ trap 'rm -rf "$out"' EXIT
 chromium=$(command -v chromium || command -v chromium-browser)
 "$chromium" --headless --no-sandbox --disable-gpu --disable-background-networking \
   --disable-component-update --disable-sync --no-first-run --hide-scrollbars \
-  --user-data-dir="$out/profile" --window-size=1200,1500 \
+  --user-data-dir="$out/profile" --window-size=1200,1280 \
   --screenshot="$PWD/docs/report.png" "file://$out/report.html" 2>/dev/null
 echo "wrote docs/report.png"

@@ -197,7 +197,7 @@
   for (const t of tests) {
     const tr = el("tr", { class: "test", "data-label": t.label, "data-status": shownStatus(t) },
       el("td", {}, badge(t)), el("td", { class: "num", text: dur(t.duration_s) }), el("td", { class: "lbl", text: t.label }),
-      el("td", {}, ...marks(t)), el("td", {}, spark(t.recent)));
+      el("td", { class: "marks" }, ...marks(t)), el("td", {}, spark(t.recent)));
     rows.push(tr);
     tb.append(tr);
   }
