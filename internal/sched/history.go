@@ -34,6 +34,11 @@ type historyFile struct {
 // few kilobytes per hundred tests.
 const RecentRuns = 20
 
+// forgetAfter bounds the number of tests in the history: a test whose
+// last result is older than this was renamed or deleted, or is never
+// selected any more, and its results would only describe old code.
+const forgetAfter = 90 * 24 * time.Hour
+
 // TestRun is one test's result in one earlier run.
 type TestRun struct {
 	Status      string    `json:"status"`
@@ -161,6 +166,11 @@ func (h *History) setLast(seed int64, order []string, tests []TestResult, when t
 			rs = append([]TestRun(nil), rs[len(rs)-RecentRuns:]...)
 		}
 		h.data.Tests[t.Label] = rs
+	}
+	for l, rs := range h.data.Tests {
+		if len(rs) == 0 || when.Sub(rs[len(rs)-1].When) > forgetAfter {
+			delete(h.data.Tests, l)
+		}
 	}
 	failed := map[string]bool{}
 	for _, l := range h.data.Last.Failed {

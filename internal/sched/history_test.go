@@ -35,4 +35,10 @@ func TestHistoryRecentBounded(t *testing.T) {
 	if n := len(LoadHistory(path).Recent()["//a:stopped"]); n != 0 {
 		t.Errorf("an interrupted test has %d recorded runs, want 0", n)
 	}
+
+	// A test not run for longer than forgetAfter is forgotten.
+	h.setLast(0, nil, []TestResult{{Label: "//a:other", Status: Passed}}, t0.Add(forgetAfter+time.Hour))
+	if rs := h.Recent(); len(rs["//a:coin"]) != 0 || len(rs["//a:other"]) != 1 {
+		t.Errorf("after %v without a run: %d results of //a:coin, want 0; %d of //a:other, want 1", forgetAfter, len(rs["//a:coin"]), len(rs["//a:other"]))
+	}
 }
