@@ -165,6 +165,7 @@ func workspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 		return nil, err
 	}
 	if v, ok := a["quarantine"]; ok {
+		c.QuarantinePos = callPos(thread)
 		if c.Quarantine, err = wantStrings(fn, "quarantine", v); err != nil {
 			return nil, err
 		}

@@ -49,6 +49,8 @@ type Config struct {
 	// Quarantine lists tests, by label, that run and are reported but
 	// never fail a run; so do tests with the mark QuarantineMark.
 	Quarantine []string
+	// QuarantinePos is where workspace() set quarantine, for lint.
+	QuarantinePos syntax.Position
 }
 
 // QuarantineMark is the mark that quarantines a test, as WORKSPACE's
