@@ -32,6 +32,7 @@ type Record struct {
 	Seed      int64     `json:"seed"`
 	Jobs      int       `json:"jobs"`
 	Order     string    `json:"order"`
+	CIShard   string    `json:"ci_shard,omitempty"` // "I/N" under --shard
 	Start     time.Time `json:"start"`
 	WallS     float64   `json:"wall_s"`
 	// ExpectedS is the predicted wall time from history; ExpectedKnown
@@ -114,6 +115,9 @@ func (r *Recorder) Handle(e sched.Event) {
 		r.rec.Suite, r.rec.Seed, r.rec.Jobs, r.rec.Order = e.Suite, e.Seed, e.Jobs, e.Order
 		r.rec.Start = e.Time
 		r.rec.ExpectedS, r.rec.ExpectedKnown = e.Expected.Seconds(), e.Known
+		if e.Share != nil {
+			r.rec.CIShard = e.Share.Shard.String()
+		}
 	case sched.ActionEnd:
 		o := e.Outcome
 		a := ActionRecord{ID: e.Action.ID(), Label: e.Action.Label.String(), Status: o.Status.String(),

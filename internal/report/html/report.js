@@ -52,6 +52,7 @@
   const started = rec.start ? new Date(rec.start).toISOString().replace("T", " ").replace(/\.\d+Z$/, " UTC") : "";
   root.append(el("div", { class: "meta" },
     "selection ", el("b", { text: rec.selection || "(current package)" }),
+    rec.ci_shard ? " · CI shard " : null, rec.ci_shard ? el("b", { text: rec.ci_shard }) : null,
     " · seed ", el("b", { text: String(rec.seed) }),
     " · ", el("b", { text: String(rec.jobs) }), " workers",
     " · order ", el("b", { text: rec.order || "" }),
