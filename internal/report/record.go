@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"time"
 
@@ -167,8 +168,13 @@ func (r *Recorder) end(e sched.RunEnd) {
 			for _, fc := range cases.Failed(o.Cases) {
 				tr.FailedCases = append(tr.FailedCases, CaseRecord{Name: fc.Name, Message: fc.Message})
 			}
-			tr.LogTail = sched.LogTail(o.LogPath, TailLines)
 			tr.Log = o.LogPath
+			if o.Status == sched.Flaky && bad.Attempts > 1 && o.LogPath != "" {
+				// The last attempt passed; what needs explaining is the
+				// failure before it, kept as Bazel keeps it.
+				tr.Log = filepath.Join(filepath.Dir(o.LogPath), "test_attempts", fmt.Sprintf("attempt_%d.log", bad.Attempts-1))
+			}
+			tr.LogTail = sched.LogTail(tr.Log, TailLines)
 		}
 		tr.Recent = Sparkline(recent[t.Label])
 		r.rec.Tests = append(r.rec.Tests, tr)
