@@ -318,7 +318,9 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 		closers = append(closers, j)
 	}
 	if f.junit != "" {
-		closers = append(closers, report.NewJUnit(f.junit))
+		ju := report.NewJUnit(f.junit)
+		ju.Quarantined = quarantined
+		closers = append(closers, ju)
 	}
 	if f.profile != "" {
 		closers = append(closers, report.NewProfile(f.profile))
