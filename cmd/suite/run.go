@@ -121,6 +121,9 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	if f.lf && f.ff {
 		return invalid("--lf and --ff are exclusive")
 	}
+	if f.dryRun && f.html != "" {
+		return invalid("--html with --dry-run: nothing runs, so there is no report; --json FILE writes the plan")
+	}
 	// Before the workspace is evaluated: a report written into the tree,
 	// or the durations file read, must never be an input, of this run's
 	// graph or a later one's.
