@@ -103,7 +103,7 @@ func workspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	ws.declared = true
 	a, err := attrs(b.Name(), args, kwargs, "name?", "default_timeout?", "jobs?", "env_passthrough?",
 		"cache_dir?", "remote_cache?", "remote_upload?", "network?", "ignore?", "remote_exec_properties?",
-		"sandbox_writable?", "sandbox_readable?", "sandbox_hide?", "environment_fingerprint?", "inputs?")
+		"sandbox_writable?", "sandbox_readable?", "sandbox_hide?", "environment_fingerprint?", "inputs?", "quarantine?")
 	if err != nil {
 		return nil, err
 	}
@@ -163,6 +163,22 @@ func workspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tup
 	}
 	if c.RemoteExecProperties, err = wantStringDict(fn, "remote_exec_properties", a["remote_exec_properties"]); err != nil {
 		return nil, err
+	}
+	if v, ok := a["quarantine"]; ok {
+		c.QuarantinePos = callPos(thread)
+		if c.Quarantine, err = wantStrings(fn, "quarantine", v); err != nil {
+			return nil, err
+		}
+		for i, l := range c.Quarantine {
+			if !strings.HasPrefix(l, "//") {
+				return nil, fmt.Errorf("%s: quarantine: %q is not an absolute label; want one such as \"//pkg:name\"", fn, l)
+			}
+			lb, err := label.Parse(l, "")
+			if err != nil {
+				return nil, fmt.Errorf("%s: quarantine: %v", fn, err)
+			}
+			c.Quarantine[i] = lb.String() // "//pkg" names "//pkg:pkg", as everywhere
+		}
 	}
 	for attr, dst := range map[string]*[]string{"sandbox_writable": &c.SandboxWritable, "sandbox_readable": &c.SandboxReadable, "sandbox_hide": &c.SandboxHide} {
 		v, ok := a[attr]

@@ -46,6 +46,20 @@ type Config struct {
 	// InputMode is the default of test(inputs = ...): InputsDeclared or
 	// InputsTraced.
 	InputMode string
+	// Quarantine lists tests, by label, that run and are reported but
+	// never fail a run; so do tests with the mark QuarantineMark.
+	Quarantine []string
+	// QuarantinePos is where workspace() set quarantine, for lint.
+	QuarantinePos syntax.Position
+}
+
+// QuarantineMark is the mark that quarantines a test, as WORKSPACE's
+// quarantine list does.
+const QuarantineMark = "quarantine"
+
+// Quarantined reports whether a test is quarantined.
+func (c *Config) Quarantined(t *Test) bool {
+	return slices.Contains(t.Marks, QuarantineMark) || slices.Contains(c.Quarantine, t.Label.String())
 }
 
 // DefaultSandboxHide lists the credentials a relaxed test must still not

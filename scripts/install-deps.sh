@@ -3,8 +3,9 @@
 # run: pytest and pytest-xdist for Debian's python3, venv, pip and
 # setuptools (pytest scripts install a package into a virtualenv, offline),
 # node and npm (npm workspaces with a dependency from the registry), nginx
-# (the HTTP remote cache tests) and Debian's Bazel (a repository that both
-# suite and Bazel use). Needs root and apt-get; otherwise it says what
+# (the HTTP remote cache tests), Debian's Bazel (a repository that both
+# suite and Bazel use) and Debian's chromium (the HTML report is tested in a
+# headless browser). Needs root and apt-get; otherwise it says what
 # is missing and leaves the rest to the caller.
 set -euo pipefail
 need=()
@@ -19,6 +20,7 @@ command -v npm >/dev/null 2>&1 || need+=(npm)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v bazel >/dev/null 2>&1 || need+=(bazel-bootstrap)
+command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || need+=(chromium)
 # Bazel's runfiles library for Go, which run_runfiles.txtar uses from the
 # module cache (its tests run without network).
 if command -v go >/dev/null 2>&1 && [ ! -d "$(go env GOMODCACHE)/github.com/bazelbuild/rules_go@v0.50.1" ]; then

@@ -133,6 +133,8 @@ parallel, and skips every test whose inputs have not changed since it last passe
 		newLintCmd(g),
 		newWhyCmd(g),
 		newLogCmd(g),
+		newReportCmd(g),
+		newFlakyCmd(g),
 		newCacheCmd(g),
 		newVersionCmd(),
 		newInitCmd(g),

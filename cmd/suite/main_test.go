@@ -70,6 +70,10 @@ func TestScript(t *testing.T) {
 				// which scripts/install-deps.sh downloads.
 				_, err := os.Stat(filepath.Join(hostGoEnv()["GOMODCACHE"], "github.com/bazelbuild/rules_go@v0.50.1/go/runfiles"))
 				return ci || err == nil, nil
+			case "chromium":
+				// The HTML report, drawn by a real browser.
+				_, err := exec.LookPath("chromium")
+				return ci || err == nil, nil
 			case "bazel":
 				_, err := exec.LookPath("bazel")
 				return ci || err == nil, nil

@@ -40,6 +40,7 @@ type runFlags struct {
 	dryRun, noCache         bool
 	output                  string
 	junit, jsonOut, profile string
+	html                    string
 	shard                   string
 	durationsPath           string
 	sandboxBase             string
@@ -90,6 +91,7 @@ the current package and everything below it run. Logs are kept under
 	fl.StringVar(&f.junit, "junit", "", "write one JUnit XML report of the run to `FILE`")
 	fl.StringVar(&f.jsonOut, "json", "", "write JSON Lines events to `FILE`")
 	fl.StringVar(&f.profile, "profile", "", "write a Chrome trace of the run (one lane per worker) to `FILE`")
+	fl.StringVar(&f.html, "html", "", "write the run's report, one self-contained HTML page, to `FILE` (later: 'suite report')")
 	return cmd
 }
 
@@ -119,10 +121,13 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	if f.lf && f.ff {
 		return invalid("--lf and --ff are exclusive")
 	}
+	if f.dryRun && f.html != "" {
+		return invalid("--html with --dry-run: nothing runs, so there is no report; --json FILE writes the plan")
+	}
 	// Before the workspace is evaluated: a report written into the tree,
 	// or the durations file read, must never be an input, of this run's
 	// graph or a later one's.
-	if err := g.recordReports(func(string) []string { return []string{f.jsonOut, f.junit, f.profile, f.durationsPath} }); err != nil {
+	if err := g.recordReports(func(string) []string { return []string{f.jsonOut, f.junit, f.profile, f.html, f.durationsPath} }); err != nil {
 		fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: recording where reports go: %v\n", err)
 	}
 	s, err := g.load()
@@ -300,18 +305,25 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	}
 	defer os.RemoveAll(scratch)
 
+	quarantined := quarantineOf(s.graph.Config, actions)
 	var handlers []report.Handler
 	var closers []report.Closer
-	handlers = append(handlers, report.NewTerminal(stdout, isTerminal(stdout), f.output, s.cwd, nil))
+	term := report.NewTerminal(stdout, isTerminal(stdout), f.output, s.cwd, nil)
+	term.Quarantined = quarantined
+	recorder := report.NewRecorder(root, selectionText(args, s.cwdPkg), marksOf(actions), history)
+	handlers = append(handlers, term, recorder)
 	if f.jsonOut != "" {
 		j, err := report.NewJSONLines(f.jsonOut)
 		if err != nil {
 			return invalid("--json: %v", err)
 		}
+		j.Quarantined = quarantined
 		closers = append(closers, j)
 	}
 	if f.junit != "" {
-		closers = append(closers, report.NewJUnit(f.junit))
+		ju := report.NewJUnit(f.junit)
+		ju.Quarantined = quarantined
+		closers = append(closers, ju)
 	}
 	if f.profile != "" {
 		closers = append(closers, report.NewProfile(f.profile))
@@ -347,6 +359,7 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	end := sched.Run(ctx, actions, ex, sched.Options{
 		Jobs: jobs, Seed: seed, Order: order, FailFast: f.failFast, Suite: suiteName,
 		Budget: budget, Selected: countTests(actions), History: history, Cache: rc, Share: share,
+		Quarantined: quarantined,
 	}, report.Fan(handlers...))
 
 	if res != nil {
@@ -364,6 +377,17 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	for _, c := range closers {
 		if err := c.Close(); err != nil {
 			fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: %v\n", err)
+		}
+	}
+	// Every run keeps its record, so that 'suite report' can draw it later.
+	if err := recorder.Record().Save(filepath.Join(outBase, report.LastRunFile)); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: recording the run for 'suite report': %v\n", err)
+	}
+	if f.html != "" {
+		if err := report.WriteHTMLFile(f.html, recorder.Record()); err != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: --html: %v\n", err)
+		} else {
+			fmt.Fprintf(cmd.ErrOrStderr(), "suite: report written to %s\n", f.html)
 		}
 	}
 	switch {
@@ -422,6 +446,39 @@ func formatLoads(ls []time.Duration) string {
 		parts = append(parts, l.Round(time.Millisecond).String())
 	}
 	return strings.Join(parts, " ")
+}
+
+// quarantineOf says which of the run's tests are quarantined, by label:
+// listed in WORKSPACE's quarantine, or marked "quarantine".
+func quarantineOf(c rules.Config, actions []*action.Action) func(string) bool {
+	q := map[string]bool{}
+	for _, a := range actions {
+		if c.Quarantined(a.Test) {
+			q[a.Label.String()] = true
+		}
+	}
+	return func(label string) bool { return q[label] }
+}
+
+// marksOf maps each test's label to its marks.
+func marksOf(actions []*action.Action) map[string][]string {
+	m := map[string][]string{}
+	for _, a := range actions {
+		m[a.Label.String()] = a.Test.Marks
+	}
+	return m
+}
+
+// selectionText is what the report calls the selection: the suite and
+// patterns as given, or the default pattern they stand for.
+func selectionText(args []string, cwdPkg string) string {
+	if len(args) > 0 {
+		return strings.Join(args, " ")
+	}
+	if cwdPkg == "" {
+		return "//..."
+	}
+	return "//" + cwdPkg + "/..."
 }
 
 func countTests(actions []*action.Action) int {

@@ -14,6 +14,9 @@ import (
 
 // JSONLines writes the run's events as JSON Lines (--json FILE).
 type JSONLines struct {
+	// Quarantined says which tests (by label) are quarantined; nil: none.
+	Quarantined func(label string) bool
+
 	f   *os.File
 	w   *bufio.Writer
 	enc *json.Encoder
@@ -75,6 +78,8 @@ type jsonTestResult struct {
 	// UndeclaredReads are workspace files a failed test looked up that
 	// it had not declared; omitted when there are none.
 	UndeclaredReads []string `json:"undeclared_reads,omitempty"`
+	// Quarantined tests keep their real status but never fail the run.
+	Quarantined bool `json:"quarantined,omitempty"`
 }
 
 type jsonWarning struct {
@@ -95,6 +100,9 @@ type jsonRunEnd struct {
 	WallS       float64 `json:"wall_s"`
 	BudgetS     float64 `json:"budget_s"`
 	OverBudget  bool    `json:"over_budget"`
+	// Quarantined tests are counted here only, not by status.
+	Quarantined       int `json:"quarantined"`
+	QuarantinedFailed int `json:"quarantined_failed"`
 	// Error is the infrastructure error that stopped the run (exit 3).
 	Error string `json:"error,omitempty"`
 }
@@ -124,13 +132,14 @@ func (j *JSONLines) Handle(e sched.Event) {
 		}
 		a := e.Action
 		v = jsonTestResult{"test_result", a.Label.String(), a.Shard, a.Shards, a.Run, o.Status.String(), o.Cached,
-			o.Duration.Seconds(), e.Attempts, e.Slot, o.ExitCode, o.Signal, o.LogPath, cs, o.Undeclared}
+			o.Duration.Seconds(), e.Attempts, e.Slot, o.ExitCode, o.Signal, o.LogPath, cs, o.Undeclared,
+			j.Quarantined != nil && j.Quarantined(a.Label.String())}
 	case sched.Warning:
 		v = jsonWarning{"warning", e.Msg}
 	case sched.RunEnd:
 		c := e.Counts
 		re := jsonRunEnd{"run_end", c.Passed + c.Flaky, c.Failed + c.Timeout, c.Skipped, c.Flaky, c.Timeout, c.Cached,
-			e.Interrupted, e.NotRun, e.Wall.Seconds(), e.Budget.Seconds(), e.OverBudget, ""}
+			e.Interrupted, e.NotRun, e.Wall.Seconds(), e.Budget.Seconds(), e.OverBudget, c.Quarantined, c.QuarantinedFailed, ""}
 		if e.Aborted != nil {
 			re.Error = e.Aborted.Error()
 		}
@@ -157,6 +166,12 @@ func (j *JSONLines) Close() error {
 // JUnit collects every action's cases and writes one JUnit XML document
 // for the run (--junit FILE): a <testsuite> per action.
 type JUnit struct {
+	// Quarantined says which tests (by label) are quarantined; nil: none.
+	// Their failing cases are written as skipped, as pytest writes an
+	// xfail, with the real outcome in the message: CI systems that read
+	// the file would otherwise fail a build that suite passed.
+	Quarantined func(label string) bool
+
 	path   string
 	suites []cases.Suite
 }
@@ -186,6 +201,15 @@ func (j *JUnit) Handle(e sched.Event) {
 			status = cases.StatusError
 		}
 		cs = cases.Synthesize(end.Action.Label.Name, status, o.Duration, sched.LogTail(o.LogPath, TailLines))
+	}
+	if j.Quarantined != nil && j.Quarantined(end.Action.Label.String()) {
+		cs = append([]cases.Case(nil), cs...)
+		for i, c := range cs {
+			if c.Status == cases.StatusFailed || c.Status == cases.StatusError {
+				cs[i].Status = cases.StatusSkipped
+				cs[i].Message = "quarantined, " + string(c.Status) + ": " + c.Message
+			}
+		}
 	}
 	j.suites = append(j.suites, cases.Suite{Name: end.Action.ID(), Cases: cs, Duration: o.Duration, Timestamp: end.Start})
 }

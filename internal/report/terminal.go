@@ -38,6 +38,10 @@ type Terminal struct {
 	cached    int
 	running   map[string]time.Time
 	lineShown bool
+
+	// Quarantined says which tests (by label) are quarantined: their
+	// lines read QUARANTINED, with the real outcome beside. Nil: none.
+	Quarantined func(label string) bool
 }
 
 // NewTerminal returns a Terminal writing to out; tty says whether out is a
@@ -149,6 +153,13 @@ func (t *Terminal) finished(e sched.ActionEnd) {
 	if o.Cached {
 		word = "CACHED"
 	}
+	if t.Quarantined != nil && t.Quarantined(e.Action.Label.String()) {
+		detail = o.Status.String() + ", " + detail
+		if o.Cached {
+			detail = "cached, " + detail
+		}
+		word = "QUARANTINED"
+	}
 	if e.Attempts > 1 {
 		detail += fmt.Sprintf(", %d attempts", e.Attempts)
 	}
@@ -191,9 +202,11 @@ func (t *Terminal) rel(p string) string {
 }
 
 func (t *Terminal) summary(e sched.RunEnd) {
-	var failed, flaky []sched.TestResult
+	var failed, flaky, quarantined []sched.TestResult
 	for _, r := range e.Tests {
 		switch {
+		case r.Quarantined:
+			quarantined = append(quarantined, r)
 		case r.Status == sched.Flaky:
 			flaky = append(flaky, r)
 		case !r.Status.OK() && r.Status != sched.Interrupted:
@@ -217,6 +230,16 @@ func (t *Terminal) summary(e sched.RunEnd) {
 		fmt.Fprintln(t.out, "\nFlaky tests (passed after failing):")
 		for _, r := range flaky {
 			fmt.Fprintf(t.out, "  %s\n", r.Label)
+		}
+	}
+	if len(quarantined) > 0 {
+		fmt.Fprintln(t.out, "\nQuarantined tests (reported, never failing the run):")
+		for _, r := range quarantined {
+			line := fmt.Sprintf("  %-8s %s", strings.ToUpper(r.Status.String()), r.Label)
+			if r.LogPath != "" && !r.Status.OK() {
+				line += "  " + t.rel(r.LogPath)
+			}
+			fmt.Fprintln(t.out, line)
 		}
 	}
 	c := e.Counts
@@ -249,6 +272,10 @@ func (t *Terminal) summary(e sched.RunEnd) {
 	}
 	if e.Share != nil {
 		fmt.Fprintf(t.out, "suite: %s\n", e.Share)
+	}
+	if c.Quarantined > 0 {
+		// Counted apart, so that the last line says what decides the exit code.
+		fmt.Fprintf(t.out, "suite: %d quarantined (%d failed), not counted below\n", c.Quarantined, c.QuarantinedFailed)
 	}
 	// The last line's form is part of the contract.
 	fmt.Fprintf(t.out, "suite: %d passed, %d failed, %d skipped\n", c.Passed+c.Flaky, c.Failed+c.Timeout, c.Skipped)

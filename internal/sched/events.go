@@ -112,11 +112,17 @@ type TestResult struct {
 	Duration time.Duration
 	Failed   []cases.Case // failing cases, when the runner reported cases
 	LogPath  string       // of the worst action
+	// Quarantined tests run and keep their real Status, but are counted
+	// apart (Counts.Quarantined) and never fail the run.
+	Quarantined bool
 }
 
-// Counts of tests by status.
+// Counts of tests by status. A quarantined test is counted only in
+// Quarantined (and QuarantinedFailed when it failed or timed out), never
+// in the counts by status, so that it cannot fail the run.
 type Counts struct {
 	Passed, Failed, Skipped, Flaky, Timeout, Interrupted, Cached int
+	Quarantined, QuarantinedFailed                               int
 }
 
 // RunEnd closes a run.

@@ -24,6 +24,28 @@ type historyFile struct {
 	Version int                     `json:"version"`
 	Actions map[string]actionRecord `json:"actions"`
 	Last    lastRun                 `json:"last"`
+	// Tests holds each test's recent results, oldest first, at most
+	// RecentRuns of them: what flakiness and slowdowns are judged on.
+	Tests map[string][]TestRun `json:"tests,omitempty"`
+}
+
+// RecentRuns bounds the results kept per test. Twenty runs tell a test
+// failing one run in five from a broken one, and keep history.json at a
+// few kilobytes per hundred tests.
+const RecentRuns = 20
+
+// forgetAfter bounds the number of tests in the history: a test whose
+// last result is older than this was renamed or deleted, or is never
+// selected any more, and its results would only describe old code.
+const forgetAfter = 90 * 24 * time.Hour
+
+// TestRun is one test's result in one earlier run.
+type TestRun struct {
+	Status      string    `json:"status"`
+	DurationS   float64   `json:"duration_s"`
+	Cached      bool      `json:"cached,omitempty"`
+	Quarantined bool      `json:"quarantined,omitempty"`
+	When        time.Time `json:"when"`
 }
 
 type actionRecord struct {
@@ -104,6 +126,17 @@ func (h *History) LastFailed() map[string]bool {
 	return m
 }
 
+// Recent returns every test's recent results, oldest first, by label.
+func (h *History) Recent() map[string][]TestRun {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string][]TestRun, len(h.data.Tests))
+	for l, rs := range h.data.Tests {
+		out[l] = append([]TestRun(nil), rs...)
+	}
+	return out
+}
+
 // Save writes the history atomically.
 func (h *History) Save() error {
 	h.mu.Lock()
@@ -117,9 +150,28 @@ func (h *History) Save() error {
 
 // setLast records a run. A run forgets the failures only of the tests it
 // ran: after `run //a/...`, --lf still knows what failed under //b.
-func (h *History) setLast(seed int64, order []string, tests []TestResult) {
+func (h *History) setLast(seed int64, order []string, tests []TestResult, when time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.data.Tests == nil {
+		h.data.Tests = map[string][]TestRun{}
+	}
+	for _, t := range tests {
+		if t.Status == Interrupted {
+			continue // stopped by the user: says nothing about the test
+		}
+		rs := append(h.data.Tests[t.Label], TestRun{Status: t.Status.String(), DurationS: t.Duration.Seconds(),
+			Cached: t.Cached, Quarantined: t.Quarantined, When: when})
+		if len(rs) > RecentRuns {
+			rs = append([]TestRun(nil), rs[len(rs)-RecentRuns:]...)
+		}
+		h.data.Tests[t.Label] = rs
+	}
+	for l, rs := range h.data.Tests {
+		if len(rs) == 0 || when.Sub(rs[len(rs)-1].When) > forgetAfter {
+			delete(h.data.Tests, l)
+		}
+	}
 	failed := map[string]bool{}
 	for _, l := range h.data.Last.Failed {
 		failed[l] = true

@@ -37,7 +37,11 @@ type Options struct {
 	Cache *ResultCache
 	// Share is this machine's part under --shard, only reported.
 	Share *Share
-	Now   func() time.Time // the clock; time.Now when nil
+	// Quarantined says which tests (by label) are quarantined: they run
+	// and are reported, but their failures neither fail the run nor stop
+	// it under FailFast.
+	Quarantined func(label string) bool
+	Now         func() time.Time // the clock; time.Now when nil
 }
 
 type msgKind int
@@ -91,7 +95,7 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 	runCtx, abort := context.WithCancel(ctx)
 	defer abort()
 	d := &dispatcher{ctx: runCtx, abort: abort, ex: ex, seed: o.Seed, now: now, emit: emit, history: h, cache: o.Cache,
-		failFast: o.FailFast, msgs: make(chan msg), results: map[*action.Action]ActionEnd{}, warned: map[string]bool{}}
+		failFast: o.FailFast, quarantined: o.Quarantined, msgs: make(chan msg), results: map[*action.Action]ActionEnd{}, warned: map[string]bool{}}
 	if o.Cache != nil {
 		parallel = d.skipHits(parallel)
 		exclusive = d.skipHits(exclusive)
@@ -102,8 +106,8 @@ func Run(ctx context.Context, actions []*action.Action, ex Executor, o Options, 
 	end := RunEnd{Budget: o.Budget, Time: now(), Interrupted: ctx.Err() != nil, Share: o.Share, Aborted: d.aborted}
 	end.Wall = end.Time.Sub(start)
 	end.OverBudget = o.Budget > 0 && end.Wall > o.Budget
-	end.Tests, end.Counts, end.NotRun = aggregate(actions, d.results)
-	h.setLast(o.Seed, d.order, end.Tests)
+	end.Tests, end.Counts, end.NotRun = aggregate(actions, d.results, o.Quarantined)
+	h.setLast(o.Seed, d.order, end.Tests, start)
 	emit(end)
 	return end
 }
@@ -120,10 +124,12 @@ type dispatcher struct {
 	cache    *ResultCache
 	warned   map[string]bool // each warning is emitted once per run
 	failFast bool
-	stopping bool
-	msgs     chan msg
-	order    []string // action IDs in dispatch order
-	results  map[*action.Action]ActionEnd
+	// quarantined tests' failures do not stop a fail-fast run; nil: none
+	quarantined func(label string) bool
+	stopping    bool
+	msgs        chan msg
+	order       []string // action IDs in dispatch order
+	results     map[*action.Action]ActionEnd
 }
 
 // phase dispatches queue on jobs slots, an action taking need(a) of them;
@@ -193,7 +199,7 @@ func (d *dispatcher) phase(queue []*action.Action, jobs int, need func(*action.A
 				d.results[m.a] = ev
 				d.history.record(m.a.ID(), m.outcome, m.time)
 				d.emit(ev)
-				if d.failFast && !m.outcome.Status.OK() {
+				if d.failFast && !m.outcome.Status.OK() && !(d.quarantined != nil && d.quarantined(m.a.Label.String())) {
 					d.stopping = true
 				}
 			}
@@ -283,7 +289,7 @@ func (d *dispatcher) runAction(a *action.Action, slots []int) {
 }
 
 // aggregate folds action results into one result per test, in label order.
-func aggregate(actions []*action.Action, results map[*action.Action]ActionEnd) ([]TestResult, Counts, int) {
+func aggregate(actions []*action.Action, results map[*action.Action]ActionEnd, quarantined func(string) bool) ([]TestResult, Counts, int) {
 	byLabel := map[string]*TestResult{}
 	var labels []string
 	notRun := 0
@@ -316,7 +322,15 @@ func aggregate(actions []*action.Action, results map[*action.Action]ActionEnd) (
 	var c Counts
 	for _, l := range labels {
 		r := byLabel[l]
+		r.Quarantined = quarantined != nil && quarantined(l)
 		out = append(out, *r)
+		if r.Quarantined && r.Status != Interrupted {
+			c.Quarantined++
+			if r.Status == Failed || r.Status == Timeout {
+				c.QuarantinedFailed++
+			}
+			continue
+		}
 		switch r.Status {
 		case Passed:
 			c.Passed++
