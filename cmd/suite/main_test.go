@@ -50,6 +50,13 @@ func TestScript(t *testing.T) {
 			// A tool a script needs "exists" under CI=true even when it is
 			// missing, so that CI fails instead of skipping silently.
 			ci := os.Getenv("CI") == "true"
+			// have:TOOL is exec:TOOL, except that under CI=true it holds
+			// even when TOOL is missing, so the script fails instead of
+			// skipping silently.
+			if tool, ok := strings.CutPrefix(cond, "have:"); ok {
+				_, err := exec.LookPath(tool)
+				return ci || err == nil, nil
+			}
 			switch cond {
 			case "root":
 				return os.Geteuid() == 0, nil
