@@ -2,7 +2,8 @@ package action
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 )
 
@@ -44,19 +45,7 @@ func at(xs []string, i int) string {
 }
 
 func diffMaps(what string, old, cur map[string]string, out *[]string) {
-	keys := map[string]bool{}
-	for k := range old {
-		keys[k] = true
-	}
-	for k := range cur {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-	for _, k := range sorted {
+	for _, k := range unionKeys(old, cur) {
 		o, inOld := old[k]
 		c, inCur := cur[k]
 		switch {
@@ -115,19 +104,7 @@ func stripEnvs(salt string) string {
 // diffEnvs names each installed package that was added, removed, or
 // changed version or files, with the environment it is in.
 func diffEnvs(old, cur map[string]string, out *[]string) {
-	keys := map[string]bool{}
-	for k := range old {
-		keys[k] = true
-	}
-	for k := range cur {
-		keys[k] = true
-	}
-	sorted := make([]string, 0, len(keys))
-	for k := range keys {
-		sorted = append(sorted, k)
-	}
-	sort.Strings(sorted)
-	for _, k := range sorted {
+	for _, k := range unionKeys(old, cur) {
 		env, pkg, _ := strings.Cut(k, "\x00")
 		o, inOld := old[k]
 		c, inCur := cur[k]
@@ -144,4 +121,12 @@ func diffEnvs(old, cur map[string]string, out *[]string) {
 			*out = append(*out, fmt.Sprintf("installed package changed: %s %s, same version, other installed files (%s)", pkg, ov, env))
 		}
 	}
+}
+
+// unionKeys returns the keys of both maps, sorted.
+func unionKeys(old, cur map[string]string) []string {
+	keys := make(map[string]string, len(old)+len(cur))
+	maps.Copy(keys, old)
+	maps.Copy(keys, cur)
+	return slices.Sorted(maps.Keys(keys))
 }
