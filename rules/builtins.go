@@ -81,6 +81,19 @@ func wsOnly(thread *starlark.Thread, fn string) (*wsState, error) {
 	return ws, nil
 }
 
+// pkgTreeNoArgs is the start of a source built-in that takes no
+// arguments: the calling package and a view of the workspace's files.
+func pkgTreeNoArgs(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (*pkgState, *sourceTree, error) {
+	p, err := pkgOnly(thread, b.Name())
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
+		return nil, nil, err
+	}
+	return p, newSourceTree(p.ev), nil
+}
+
 func pkgOnly(thread *starlark.Thread, fn string) (*pkgState, error) {
 	p, _ := thread.Local(localPkg).(*pkgState)
 	if p == nil {

@@ -30,14 +30,10 @@ func fromPkg(pkg, rel string) string {
 // struct(python = its interpreter relative to the package, for argv,
 // environment = "python://…" for test(environments)), or None.
 func pythonVenvFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	p, err := pkgOnly(thread, b.Name())
+	p, t, err := pkgTreeNoArgs(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
-		return nil, err
-	}
-	t := newSourceTree(p.ev)
 	venv := python.FindVenv(p.pkg, t.isFile)
 	if venv == "" {
 		return starlark.None, nil
@@ -85,14 +81,10 @@ var errNotFile = notFileError{}
 // package's test script ("" for none) and marks come from package.json's
 // "suite": {"marks": [...]}. None when there is no package.json.
 func nodeWorkspaceFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	p, err := pkgOnly(thread, b.Name())
+	p, t, err := pkgTreeNoArgs(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
-		return nil, err
-	}
-	t := newSourceTree(p.ev)
 	if !t.isFile(path.Join(p.pkg, "package.json")) {
 		return starlark.None, nil
 	}

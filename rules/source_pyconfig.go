@@ -245,14 +245,10 @@ var pytestDefaultNorecurse = []string{"*.egg", ".*", "_darcs", "build", "CVS", "
 // nothing inside it) with each python_files pattern (default test_*.py and
 // *_test.py); exclude holds the folders of norecursedirs.
 func pytestCollectFn(thread *starlark.Thread, b *starlark.Builtin, args starlark.Tuple, kwargs []starlark.Tuple) (starlark.Value, error) {
-	p, err := pkgOnly(thread, b.Name())
+	p, t, err := pkgTreeNoArgs(thread, b, args, kwargs)
 	if err != nil {
 		return nil, err
 	}
-	if err := starlark.UnpackArgs(b.Name(), args, kwargs); err != nil {
-		return nil, err
-	}
-	t := newSourceTree(p.ev)
 	proj, err := newPyProjects(t, p.pkg).at(p.pkg)
 	if err != nil {
 		return nil, userError(thread, "%s: %v", b.Name(), err)
