@@ -64,9 +64,7 @@ func relPath(dir, path string) string {
 func writeDurations(cmd *cobra.Command, g *globalFlags, f *durationsFlags, args []string) error {
 	// The file written is suite's own output: never an input (the default
 	// one is never one anyway).
-	if err := g.recordReports(func(string) []string { return []string{f.path} }); err != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: recording where the durations file goes: %v\n", err)
-	}
+	g.recordReports(cmd.ErrOrStderr(), f.path)
 	s, err := g.load()
 	if err != nil {
 		return err

@@ -127,9 +127,7 @@ func runTests(cmd *cobra.Command, g *globalFlags, f *runFlags, args []string) er
 	// Before the workspace is evaluated: a report written into the tree,
 	// or the durations file read, must never be an input, of this run's
 	// graph or a later one's.
-	if err := g.recordReports(func(string) []string { return []string{f.jsonOut, f.junit, f.profile, f.html, f.durationsPath} }); err != nil {
-		fmt.Fprintf(cmd.ErrOrStderr(), "suite: warning: recording where reports go: %v\n", err)
-	}
+	g.recordReports(cmd.ErrOrStderr(), f.jsonOut, f.junit, f.profile, f.html, f.durationsPath)
 	s, err := g.load()
 	if err != nil {
 		return err

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"fmt"
 	"github.com/spf13/pflag"
+	"io"
 
 	"errors"
 	"os"
@@ -51,24 +53,26 @@ func (g *globalFlags) load() (*session, error) {
 }
 
 // recordReports lists the report files a run will write (paths relative
-// to the process's directory, as the files are opened) that lie inside the
-// workspace, so that evaluation leaves them out of every glob. Without a
-// workspace it does nothing: load says what is wrong.
-func (g *globalFlags) recordReports(files func(root string) []string) error {
+// to the process's directory, as the files are opened; "" for none) that
+// lie inside the workspace, so that evaluation leaves them out of every
+// glob. Without a workspace it does nothing: load says what is wrong. A
+// failure costs a warning: at worst a report becomes an input and a miss.
+func (g *globalFlags) recordReports(warn io.Writer, files ...string) {
 	dir := g.dir
 	if dir == "" {
 		dir = "."
 	}
 	root, err := workspace.FindRoot(dir)
 	if err != nil {
-		return nil
+		return
 	}
 	cwd, err := os.Getwd()
-	if err != nil {
-		return err
+	if err == nil {
+		_, err = workspace.RecordReports(root, cwd, files)
 	}
-	_, err = workspace.RecordReports(root, cwd, files(root))
-	return err
+	if err != nil {
+		fmt.Fprintf(warn, "suite: warning: recording where reports go: %v\n", err)
+	}
 }
 
 // filterFlags are -m and -k, shared by the commands that select tests.
