@@ -249,9 +249,7 @@ func (r *goResolver) parseModule(dir string, main bool) (*goModule, error) {
 		m.files = append(m.files, path.Join(dir, "go.sum"))
 	}
 	replaces := modDirectives(src, "replace")
-	for _, mp := range modDirectives(src, "module") {
-		m.path = unquoteMod(strings.Fields(mp)[0])
-	}
+	m.path = GoModulePath(src)
 	if m.path == "" {
 		return nil, fmt.Errorf("%s: no module directive", gomod)
 	}
@@ -326,6 +324,16 @@ func localDir(base, p string) (string, bool) {
 		d = ""
 	}
 	return d, true
+}
+
+// GoModulePath returns the path of a go.mod's module directive, "" when
+// it has none.
+func GoModulePath(gomod []byte) string {
+	path := ""
+	for _, mp := range modDirectives(gomod, "module") {
+		path = unquoteMod(strings.Fields(mp)[0])
+	}
+	return path
 }
 
 func unquoteMod(s string) string {

@@ -584,7 +584,7 @@ func workspaceName(top string, s *repoScan) string {
 		if err != nil {
 			continue
 		}
-		mod := goModulePath(src)
+		mod := rules.GoModulePath(src)
 		p, ok := strings.CutSuffix(mod, "/"+dir)
 		if dir == "" {
 			p, ok = mod, mod != ""
@@ -608,19 +608,6 @@ func workspaceName(top string, s *repoScan) string {
 		return "_main"
 	}
 	return name
-}
-
-// goModulePath returns the path of go.mod's module directive.
-func goModulePath(gomod []byte) string {
-	for _, line := range strings.Split(string(gomod), "\n") {
-		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "module")
-		if !ok || rest == "" || (rest[0] != ' ' && rest[0] != '\t') {
-			continue
-		}
-		rest, _, _ = strings.Cut(rest, "//")
-		return strings.Trim(strings.TrimSpace(rest), `"`+"`")
-	}
-	return ""
 }
 
 func starList(xs []string) string {
