@@ -405,21 +405,31 @@ def native_pytest(proj, root, logs):
     return units, wall, None
 
 
-def pytest_depends(proj, root, edited, test_files, logs):
+def recorded_depends(root, edited, test_files, logs, record):
+    """The test files that load the edited file: record(f, out) runs f alone,
+    writing what it loaded (a list of paths) to out."""
     target = os.path.realpath(os.path.join(root, edited))
     depends = set()
     for f in test_files:
-        rec = os.path.join(logs, "deps.json")
-        if os.path.exists(rec):
-            os.remove(rec)
-        env = dict(pytest_env(proj), CONFORMANCE_PYTEST_OUT=rec)
-        run(["pytest", "-p", "pytest_record", "-p", "no:cacheprovider", "--collect-only", "-q", f], root, env=env)
-        if os.path.exists(rec) and target in json.load(open(rec))["modules"]:
+        out = os.path.join(logs, "deps.json")
+        if os.path.exists(out):
+            os.remove(out)
+        record(f, out)
+        loaded = {os.path.realpath(p) for p in json.load(open(out))} if os.path.exists(out) else set()
+        if os.path.realpath(os.path.join(root, f)) == target or target in loaded:
             depends.add(f)
-    return depends, "the modules loaded once pytest has collected the file alone (imports inside test functions are not seen)"
+    return depends
 
 
-NODE_TEST_GLOBS = ["**/*.test.?js", "**/*-test.?js", "**/*_test.?js", "**/test-*.?js", "**/test.?js", "**/test/**/*.?js"]
+def pytest_depends(proj, root, edited, test_files, logs):
+    def record(f, out):
+        env = dict(pytest_env(proj), CONFORMANCE_PYTEST_OUT=out)
+        run(["pytest", "-p", "pytest_record", "-p", "no:cacheprovider", "--collect-only", "-q", f], root, env=env)
+        if os.path.exists(out):  # keep only the modules pytest loaded
+            json.dump(json.load(open(out))["modules"], open(out + ".tmp", "w"))
+            os.replace(out + ".tmp", out)
+    return (recorded_depends(root, edited, test_files, logs, record),
+            "the modules loaded once pytest has collected the file alone (imports inside test functions are not seen)")
 
 
 def node_test_files(root):
@@ -450,17 +460,10 @@ def native_node(proj, root, logs):
 
 
 def node_depends(proj, root, edited, test_files, logs):
-    target = os.path.realpath(os.path.join(root, edited))
-    depends = set()
-    for f in test_files:
-        rec = os.path.join(logs, "deps.json")
-        if os.path.exists(rec):
-            os.remove(rec)
-        run(["node", "--require", os.path.join(HERE, "node_record.cjs"), f], root, env={"CONFORMANCE_NODE_OUT": rec})
-        if os.path.realpath(os.path.join(root, f)) == target or (
-                os.path.exists(rec) and target in {os.path.realpath(p) for p in json.load(open(rec))}):
-            depends.add(f)
-    return depends, "the files a test file has loaded through require() when run alone"
+    def record(f, out):
+        run(["node", "--require", os.path.join(HERE, "node_record.cjs"), f], root, env={"CONFORMANCE_NODE_OUT": out})
+    return (recorded_depends(root, edited, test_files, logs, record),
+            "the files a test file has loaded through require() when run alone")
 
 
 # ---------- suite
