@@ -160,8 +160,19 @@ func (h *History) setLast(seed int64, order []string, tests []TestResult, when t
 		if t.Status == Interrupted {
 			continue // stopped by the user: says nothing about the test
 		}
-		rs := append(h.data.Tests[t.Label], TestRun{Status: t.Status.String(), DurationS: t.Duration.Seconds(),
-			Cached: t.Cached, Quarantined: t.Quarantined, When: when})
+		r := TestRun{Status: t.Status.String(), DurationS: t.Duration.Seconds(),
+			Cached: t.Cached, Quarantined: t.Quarantined, When: when}
+		rs := h.data.Tests[t.Label]
+		if n := len(rs); n > 0 && r.Cached && rs[n-1].Cached && rs[n-1].Status == r.Status && rs[n-1].Quarantined == r.Quarantined {
+			// A hit after a hit repeats the same result: it only says the
+			// result still holds. Kept as one entry, so that reruns with
+			// nothing changed neither grow the file every run loads nor
+			// push the executed results out of the window.
+			rs[n-1].When = when
+			h.data.Tests[t.Label] = rs
+			continue
+		}
+		rs = append(rs, r)
 		if len(rs) > RecentRuns {
 			rs = append([]TestRun(nil), rs[len(rs)-RecentRuns:]...)
 		}

@@ -42,3 +42,25 @@ func TestHistoryRecentBounded(t *testing.T) {
 		t.Errorf("after %v without a run: %d results of //a:coin, want 0; %d of //a:other, want 1", forgetAfter, len(rs["//a:coin"]), len(rs["//a:other"]))
 	}
 }
+
+// Reruns with nothing changed do not grow the history: hits in a row are
+// one entry, dated by the latest; an executed result after them is new.
+func TestHistoryHitsInARowAreOneEntry(t *testing.T) {
+	h := LoadHistory(filepath.Join(t.TempDir(), "history.json"))
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	h.setLast(0, nil, []TestResult{{Label: "//a:t", Status: Passed}}, t0)
+	for i := 1; i <= 30; i++ {
+		h.setLast(0, nil, []TestResult{{Label: "//a:t", Status: Passed, Cached: true}}, t0.Add(time.Duration(i)*time.Minute))
+	}
+	h.setLast(0, nil, []TestResult{{Label: "//a:t", Status: Failed}}, t0.Add(time.Hour))
+	var got []string
+	for _, r := range h.Recent()["//a:t"] {
+		got = append(got, r.Status+map[bool]string{true: "/cached", false: ""}[r.Cached])
+	}
+	if want := []string{"passed", "passed/cached", "failed"}; len(got) != 3 || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] {
+		t.Fatalf("recent results %v, want %v", got, want)
+	}
+	if when := h.Recent()["//a:t"][1].When; !when.Equal(t0.Add(30 * time.Minute)) {
+		t.Errorf("the hits' entry is dated %v, want the last hit's %v", when, t0.Add(30*time.Minute))
+	}
+}
